@@ -1,0 +1,279 @@
+/**
+ * 2-D max and average pooling in NCHW layout, and their gradients.
+ *
+ * Output size per spatial axis, as in PyTorch, with span = dilation * (kernel - 1) + 1:
+ *   out = floor((in + 2 * padding - span) / stride) + 1      (ceil instead of floor with ceilMode)
+ * With ceilMode, a last window that would start in the right or bottom padding is dropped, so
+ * every window covers at least one input element.
+ */
+import ndarray, { type NdArray } from 'ndarray';
+import { checkOut, KernelError } from './errors';
+import { type Pair } from './conv-geometry';
+import { fill } from './unary';
+import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, zerosView } from './view';
+
+/** Options of max pooling; average pooling takes the same except dilation. */
+export interface Pool2dOptions {
+  /** Window size, in pixels. */
+  kernelSize: Pair;
+  /** Step between windows. Default: the kernel size. */
+  stride?: Pair;
+  /** Implicit padding on each side, at most half the kernel size. Default 0. */
+  padding?: Pair;
+  /** Spacing between window taps (max pooling only). Default 1. */
+  dilation?: Pair;
+  /** Use ceil instead of floor for the output size. Default false. */
+  ceilMode?: boolean;
+}
+
+/** Options of average pooling. */
+export interface AvgPool2dOptions extends Omit<Pool2dOptions, 'dilation'> {
+  /** Count padded zeros in the divisor. Default true, as in PyTorch. */
+  countIncludePad?: boolean;
+}
+
+interface PoolGeometry {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilationH: number;
+  dilationW: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+function pair(kernel: string, name: string, value: Pair | undefined, fallback: readonly [number, number], minimum: number): [number, number] {
+  const resolved: readonly number[] = value === undefined ? fallback : typeof value === 'number' ? [value, value] : value;
+  if (resolved.length !== 2 || resolved.some((v) => !Number.isInteger(v) || v < minimum)) {
+    throw new KernelError(kernel, `${name} must be an integer >= ${minimum} or a pair of them, got ${JSON.stringify(value)}`);
+  }
+  return [resolved[0], resolved[1]];
+}
+
+function outputSize(input: number, kernel: number, stride: number, padding: number, dilation: number, ceilMode: boolean): number {
+  const span = dilation * (kernel - 1) + 1;
+  const room = input + 2 * padding - span;
+  let size = (ceilMode ? Math.ceil(room / stride) : Math.floor(room / stride)) + 1;
+  if (ceilMode && (size - 1) * stride >= input + padding) size--;
+  return size;
+}
+
+function poolGeometry(kernel: string, shape: readonly number[], options: Pool2dOptions): PoolGeometry {
+  if (shape.length !== 4) {
+    throw new KernelError(kernel, `input must be 4-D [N, C, H, W], got ${formatShape(shape)}`);
+  }
+  const [batch, channels, height, width] = shape;
+  const [kernelH, kernelW] = pair(kernel, 'kernelSize', options.kernelSize, [0, 0], 1);
+  const [strideH, strideW] = pair(kernel, 'stride', options.stride, [kernelH, kernelW], 1);
+  const [padH, padW] = pair(kernel, 'padding', options.padding, [0, 0], 0);
+  const [dilationH, dilationW] = pair(kernel, 'dilation', options.dilation, [1, 1], 1);
+  if (2 * padH > kernelH || 2 * padW > kernelW) {
+    throw new KernelError(kernel, `padding ${JSON.stringify(options.padding)} must be at most half the kernel size ${JSON.stringify(options.kernelSize)} (input ${formatShape(shape)})`);
+  }
+
+  const ceilMode = options.ceilMode ?? false;
+  const outHeight = outputSize(height, kernelH, strideH, padH, dilationH, ceilMode);
+  const outWidth = outputSize(width, kernelW, strideW, padW, dilationW, ceilMode);
+  if (outHeight < 1 || outWidth < 1) {
+    throw new KernelError(kernel, `input ${formatShape(shape)} is smaller than the pooling window ${JSON.stringify(options.kernelSize)} with padding ${JSON.stringify(options.padding ?? 0)}, so the output would be empty`);
+  }
+  return { batch, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outHeight, outWidth };
+}
+
+function checkGradShape(kernel: string, gradOutput: StridedView<ArrayLike<number>>, geometry: PoolGeometry): void {
+  const expected = [geometry.batch, geometry.channels, geometry.outHeight, geometry.outWidth];
+  if (gradOutput.shape.length !== 4 || expected.some((dim, i) => dim !== gradOutput.shape[i])) {
+    throw new KernelError(kernel, `gradOutput has shape ${formatShape(gradOutput.shape)} but pooling input [${geometry.batch}, ${geometry.channels}, ${geometry.height}, ${geometry.width}] gives ${formatShape(expected)}`);
+  }
+}
+
+/** Maximum of each window, and where it was. */
+export interface MaxPoolResult<T extends FloatArray> {
+  values: NdArray<T>;
+  /** For each output, the flat index `ih * W + iw` of its maximum within the input plane (n, c), as PyTorch returns it. */
+  indices: NdArray<Int32Array>;
+}
+
+/**
+ * Max pooling. Padding never wins: padded positions are skipped, not read as zeros. Among tied
+ * values the first in row-major window order wins, and the gradient goes to it alone. NaN wins
+ * over numbers.
+ */
+export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool2dOptions): MaxPoolResult<T> {
+  const kernel = 'maxPool2d';
+  const dtype = dtypeOf(x, kernel);
+  const g = poolGeometry(kernel, x.shape, options);
+  const shape = [g.batch, g.channels, g.outHeight, g.outWidth];
+  const values = zerosView<T>(dtype, shape);
+  const indices = ndarray(new Int32Array(values.size), shape, contiguousStrides(shape), 0);
+  const [sN, sC, sH, sW] = x.stride;
+  const src = x.data;
+
+  let o = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let c = 0; c < g.channels; c++) {
+      const plane = x.offset + n * sN + c * sC;
+      for (let oh = 0; oh < g.outHeight; oh++) {
+        for (let ow = 0; ow < g.outWidth; ow++, o++) {
+          let best = -Infinity;
+          let bestIndex = -1;
+          for (let kh = 0; kh < g.kernelH; kh++) {
+            const ih = oh * g.strideH - g.padH + kh * g.dilationH;
+            if (ih < 0 || ih >= g.height) continue;
+            for (let kw = 0; kw < g.kernelW; kw++) {
+              const iw = ow * g.strideW - g.padW + kw * g.dilationW;
+              if (iw < 0 || iw >= g.width) continue;
+              const v = src[plane + ih * sH + iw * sW];
+              if (v > best || bestIndex < 0 || (v !== v && best === best)) {
+                best = v;
+                bestIndex = ih * g.width + iw;
+              }
+            }
+          }
+          values.data[o] = best;
+          indices.data[o] = bestIndex;
+        }
+      }
+    }
+  }
+  return { values, indices };
+}
+
+/**
+ * Gradient of max pooling: each output gradient is added to the input position its window
+ * took the maximum from. `indices` comes from `maxPool2d`.
+ */
+export function maxPool2dBackward<T extends FloatArray>(
+  gradOutput: StridedView<T>,
+  indices: StridedView<Int32Array>,
+  inputShape: readonly number[],
+  options: Pool2dOptions,
+  out?: NdArray<T>,
+): NdArray<T> {
+  const kernel = 'maxPool2dBackward';
+  const dtype = dtypeOf(gradOutput, kernel);
+  const g = poolGeometry(kernel, inputShape, options);
+  checkGradShape(kernel, gradOutput, g);
+  checkGradShape(kernel, indices, g);
+  const result = out ?? zerosView<T>(dtype, inputShape);
+  if (out) {
+    checkOut(kernel, out, inputShape, dtype);
+    fill(out, 0);
+  }
+  const [dN, dC, dH, dW] = gradOutput.stride;
+  const [iN, iC, iH, iW] = indices.stride;
+  const [rN, rC, rH, rW] = result.stride;
+
+  for (let n = 0; n < g.batch; n++) {
+    for (let c = 0; c < g.channels; c++) {
+      const plane = result.offset + n * rN + c * rC;
+      for (let oh = 0; oh < g.outHeight; oh++) {
+        for (let ow = 0; ow < g.outWidth; ow++) {
+          const index = indices.data[indices.offset + n * iN + c * iC + oh * iH + ow * iW];
+          if (index < 0) continue;
+          const ih = Math.floor(index / g.width);
+          const iw = index - ih * g.width;
+          result.data[plane + ih * rH + iw * rW] += gradOutput.data[gradOutput.offset + n * dN + c * dC + oh * dH + ow * dW];
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/** Start, end and divisor of one average-pooling window along one axis pair, as PyTorch computes them. */
+function averageWindows(g: PoolGeometry, countIncludePad: boolean, visit: (o: number, h0: number, h1: number, w0: number, w1: number, divisor: number) => void): void {
+  let o = 0;
+  for (let oh = 0; oh < g.outHeight; oh++) {
+    for (let ow = 0; ow < g.outWidth; ow++, o++) {
+      let h0 = oh * g.strideH - g.padH;
+      let w0 = ow * g.strideW - g.padW;
+      let h1 = Math.min(h0 + g.kernelH, g.height + g.padH);
+      let w1 = Math.min(w0 + g.kernelW, g.width + g.padW);
+      const paddedCount = (h1 - h0) * (w1 - w0);
+      h0 = Math.max(h0, 0);
+      w0 = Math.max(w0, 0);
+      h1 = Math.min(h1, g.height);
+      w1 = Math.min(w1, g.width);
+      const divisor = countIncludePad ? paddedCount : (h1 - h0) * (w1 - w0);
+      visit(o, h0, h1, w0, w1, divisor);
+    }
+  }
+}
+
+/**
+ * Average pooling. With `countIncludePad` (the default) padded zeros count in the divisor;
+ * windows that reach past the input into ceil-mode overhang do not.
+ */
+export function avgPool2d<T extends FloatArray>(x: StridedView<T>, options: AvgPool2dOptions, out?: NdArray<T>): NdArray<T> {
+  const kernel = 'avgPool2d';
+  const dtype = dtypeOf(x, kernel);
+  const g = poolGeometry(kernel, x.shape, { ...options, dilation: 1 });
+  const shape = [g.batch, g.channels, g.outHeight, g.outWidth];
+  const result = out ?? zerosView<T>(dtype, shape);
+  if (out) checkOut(kernel, out, shape, dtype);
+  const [sN, sC, sH, sW] = x.stride;
+  const [rN, rC, rH, rW] = result.stride;
+  const planeSize = g.outWidth;
+
+  for (let n = 0; n < g.batch; n++) {
+    for (let c = 0; c < g.channels; c++) {
+      const plane = x.offset + n * sN + c * sC;
+      const target = result.offset + n * rN + c * rC;
+      averageWindows(g, options.countIncludePad ?? true, (o, h0, h1, w0, w1, divisor) => {
+        let total = 0;
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) total += x.data[plane + ih * sH + iw * sW];
+        }
+        const oh = Math.floor(o / planeSize);
+        const ow = o - oh * planeSize;
+        result.data[target + oh * rH + ow * rW] = total / divisor;
+      });
+    }
+  }
+  return result;
+}
+
+/** Gradient of average pooling: each output gradient is spread evenly over its window. */
+export function avgPool2dBackward<T extends FloatArray>(
+  gradOutput: StridedView<T>,
+  inputShape: readonly number[],
+  options: AvgPool2dOptions,
+  out?: NdArray<T>,
+): NdArray<T> {
+  const kernel = 'avgPool2dBackward';
+  const dtype = dtypeOf(gradOutput, kernel);
+  const g = poolGeometry(kernel, inputShape, { ...options, dilation: 1 });
+  checkGradShape(kernel, gradOutput, g);
+  const result = out ?? zerosView<T>(dtype, inputShape);
+  if (out) {
+    checkOut(kernel, out, inputShape, dtype);
+    fill(out, 0);
+  }
+  const [dN, dC, dH, dW] = gradOutput.stride;
+  const [rN, rC, rH, rW] = result.stride;
+  const planeSize = g.outWidth;
+
+  for (let n = 0; n < g.batch; n++) {
+    for (let c = 0; c < g.channels; c++) {
+      const source = gradOutput.offset + n * dN + c * dC;
+      const plane = result.offset + n * rN + c * rC;
+      averageWindows(g, options.countIncludePad ?? true, (o, h0, h1, w0, w1, divisor) => {
+        const oh = Math.floor(o / planeSize);
+        const ow = o - oh * planeSize;
+        const share = gradOutput.data[source + oh * dH + ow * dW] / divisor;
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) result.data[plane + ih * rH + iw * rW] += share;
+        }
+      });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,322 @@
+/**
+ * Reductions along any set of axes: sum, mean, max and min (with the index of the winner),
+ * logsumexp and variance, and `sumToShape`, which undoes broadcasting.
+ *
+ * Every reduction splits the input's axes into kept axes and reduced axes. `baseOffsets[o]` is
+ * where output element `o` starts in the input, and `blockOffsets[j]` is the distance from
+ * there to the j-th element of its reduced block, in row-major order of the reduced axes. So
+ * every reduction is the same double loop: `for o: for j: x[baseOffsets[o] + blockOffsets[j]]`.
+ * Sums accumulate in float64 whatever the input dtype.
+ */
+import ndarray, { type NdArray } from 'ndarray';
+import { checkOut, KernelError, normalizeAxes } from './errors';
+import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, sizeOf, zerosView } from './view';
+
+/** Axes to reduce: one axis, a list, or undefined for all axes. Negative axes count from the end. */
+export type Axes = number | readonly number[] | undefined;
+
+/** The split of a view's axes into kept and reduced ones, with the offsets of both loops. */
+export interface ReductionLayout {
+  /** Sorted, non-negative reduced axes. */
+  axes: number[];
+  /** Shape of the result: kept axes only, or every axis with reduced ones as 1 when keepDims. */
+  resultShape: number[];
+  /** Shape of the kept axes alone. */
+  keptShape: number[];
+  /** Number of elements reduced into each output element. */
+  blockSize: number;
+  baseOffsets: Int32Array;
+  blockOffsets: Int32Array;
+}
+
+/** Returns the offsets, in row-major order of `shape`, of a view with the given strides. */
+function offsetsOf(shape: readonly number[], strides: readonly number[], start: number): Int32Array {
+  const offsets = new Int32Array(sizeOf(shape));
+  if (offsets.length === 0) return offsets;
+
+  const counter = new Array<number>(shape.length).fill(0);
+  let position = start;
+  for (let index = 0; index < offsets.length; index++) {
+    offsets[index] = position;
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      counter[axis]++;
+      position += strides[axis];
+      if (counter[axis] < shape[axis]) break;
+      position -= strides[axis] * shape[axis];
+      counter[axis] = 0;
+    }
+  }
+  return offsets;
+}
+
+/** Splits the axes of `view` for a reduction over `axes` and lists the offsets of both loops. */
+export function reductionLayout(kernel: string, view: StridedView<ArrayLike<number>>, axes: Axes, keepDims: boolean): ReductionLayout {
+  const ndim = view.shape.length;
+  const reduced = normalizeAxes(kernel, axes, ndim, view.shape);
+  const isReduced = new Array<boolean>(ndim).fill(false);
+  for (const axis of reduced) isReduced[axis] = true;
+
+  const keptShape: number[] = [];
+  const keptStrides: number[] = [];
+  const blockShape: number[] = [];
+  const blockStrides: number[] = [];
+  const resultShape: number[] = [];
+  for (let axis = 0; axis < ndim; axis++) {
+    if (isReduced[axis]) {
+      blockShape.push(view.shape[axis]);
+      blockStrides.push(view.stride[axis]);
+      if (keepDims) resultShape.push(1);
+    } else {
+      keptShape.push(view.shape[axis]);
+      keptStrides.push(view.stride[axis]);
+      resultShape.push(view.shape[axis]);
+    }
+  }
+
+  return {
+    axes: reduced,
+    resultShape,
+    keptShape,
+    blockSize: sizeOf(blockShape),
+    baseOffsets: offsetsOf(keptShape, keptStrides, view.offset),
+    blockOffsets: offsetsOf(blockShape, blockStrides, 0),
+  };
+}
+
+/** Offsets of every element of a view in row-major order, to read or write it whatever its strides. */
+export function elementOffsets(view: StridedView<ArrayLike<number>>): Int32Array {
+  return offsetsOf(view.shape, view.stride, view.offset);
+}
+
+function prepareOutput<T extends FloatArray>(kernel: string, x: StridedView<T>, layout: ReductionLayout, out?: NdArray<T>): NdArray<T> {
+  const dtype = dtypeOf(x, kernel);
+  if (out) {
+    checkOut(kernel, out, layout.resultShape, dtype);
+    return out;
+  }
+  return zerosView<T>(dtype, layout.resultShape);
+}
+
+function requireNonEmpty(kernel: string, x: StridedView, layout: ReductionLayout): void {
+  if (layout.blockSize === 0 && layout.baseOffsets.length > 0) {
+    throw new KernelError(kernel, `cannot reduce an empty block: shape ${formatShape(x.shape)} over axes [${layout.axes.join(', ')}]`);
+  }
+}
+
+/**
+ * Sums over `axes` (all axes when undefined). The sum over no elements is 0.
+ *
+ * sum([[1, 2], [3, 4]], 0) is [4, 6]; with keepDims it is [[4, 6]].
+ */
+export function sum<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
+  const layout = reductionLayout('sum', x, axes, keepDims);
+  const result = prepareOutput('sum', x, layout, out);
+  const { baseOffsets, blockOffsets } = layout;
+  const targets = elementOffsets(result);
+  const data = x.data;
+
+  for (let o = 0; o < baseOffsets.length; o++) {
+    const base = baseOffsets[o];
+    let total = 0;
+    for (let j = 0; j < blockOffsets.length; j++) total += data[base + blockOffsets[j]];
+    result.data[targets[o]] = total;
+  }
+  return result;
+}
+
+/**
+ * Arithmetic mean over `axes`. Each block is shifted by its first element before summing, so
+ * the mean of equal values is exactly that value. The mean of an empty block is NaN.
+ */
+export function mean<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
+  const layout = reductionLayout('mean', x, axes, keepDims);
+  const result = prepareOutput('mean', x, layout, out);
+  const { baseOffsets, blockOffsets, blockSize } = layout;
+  const targets = elementOffsets(result);
+  const data = x.data;
+
+  for (let o = 0; o < baseOffsets.length; o++) {
+    const base = baseOffsets[o];
+    if (blockSize === 0) {
+      result.data[targets[o]] = NaN;
+      continue;
+    }
+    const shift = data[base + blockOffsets[0]];
+    let total = 0;
+    for (let j = 0; j < blockSize; j++) total += data[base + blockOffsets[j]] - shift;
+    result.data[targets[o]] = shift + total / blockSize;
+  }
+  return result;
+}
+
+/**
+ * Variance over `axes`: sum of squared deviations from the mean, divided by
+ * (count - correction). The default correction of 1 gives the unbiased estimate, as
+ * `torch.var` does; pass 0 for the population variance (NumPy's default). A count not above
+ * the correction gives NaN. The variance of equal values is exactly 0.
+ */
+export function variance<T extends FloatArray>(
+  x: StridedView<T>,
+  axes?: Axes,
+  keepDims = false,
+  correction = 1,
+  out?: NdArray<T>,
+): NdArray<T> {
+  const layout = reductionLayout('variance', x, axes, keepDims);
+  const result = prepareOutput('variance', x, layout, out);
+  const { baseOffsets, blockOffsets, blockSize } = layout;
+  const targets = elementOffsets(result);
+  const data = x.data;
+
+  for (let o = 0; o < baseOffsets.length; o++) {
+    const base = baseOffsets[o];
+    if (blockSize - correction <= 0) {
+      result.data[targets[o]] = NaN;
+      continue;
+    }
+    // Two passes over values shifted by the first one: equal values shift to exact zeros.
+    const shift = data[base + blockOffsets[0]];
+    let total = 0;
+    for (let j = 0; j < blockSize; j++) total += data[base + blockOffsets[j]] - shift;
+    const shiftedMean = total / blockSize;
+    let squares = 0;
+    for (let j = 0; j < blockSize; j++) {
+      const deviation = data[base + blockOffsets[j]] - shift - shiftedMean;
+      squares += deviation * deviation;
+    }
+    result.data[targets[o]] = squares / (blockSize - correction);
+  }
+  return result;
+}
+
+/** Values and indices of the maxima or minima along some axes. */
+export interface ValuesAndIndices<T extends FloatArray> {
+  values: NdArray<T>;
+  /**
+   * Position of each winner within its reduced block, counted in row-major order of the
+   * reduced axes; for a single axis, simply the index along that axis.
+   */
+  indices: NdArray<Int32Array>;
+}
+
+function extremeWithIndices<T extends FloatArray>(
+  kernel: string,
+  x: StridedView<T>,
+  axes: Axes,
+  keepDims: boolean,
+  takeLarger: boolean,
+): ValuesAndIndices<T> {
+  const layout = reductionLayout(kernel, x, axes, keepDims);
+  requireNonEmpty(kernel, x, layout);
+  const values = prepareOutput(kernel, x, layout);
+  const indices = ndarray(new Int32Array(values.size), layout.resultShape.slice(), contiguousStrides(layout.resultShape), 0);
+  const { baseOffsets, blockOffsets } = layout;
+  const data = x.data;
+
+  for (let o = 0; o < baseOffsets.length; o++) {
+    const base = baseOffsets[o];
+    let best = data[base + blockOffsets[0]];
+    let bestIndex = 0;
+    // Ties keep the first index. The first NaN wins and stops the search, as in PyTorch.
+    for (let j = 1; j < blockOffsets.length && best === best; j++) {
+      const v = data[base + blockOffsets[j]];
+      if ((takeLarger ? v > best : v < best) || v !== v) {
+        best = v;
+        bestIndex = j;
+      }
+    }
+    values.data[o] = best;
+    indices.data[o] = bestIndex;
+  }
+  return { values, indices };
+}
+
+/** Maximum over `axes` and the index of the first maximum in each block. NaN wins over numbers. */
+export function maxWithIndices<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false): ValuesAndIndices<T> {
+  return extremeWithIndices('max', x, axes, keepDims, true);
+}
+
+/** Minimum over `axes` and the index of the first minimum in each block. NaN wins over numbers. */
+export function minWithIndices<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false): ValuesAndIndices<T> {
+  return extremeWithIndices('min', x, axes, keepDims, false);
+}
+
+/** Maximum over `axes` (all axes when undefined). */
+export function max<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false): NdArray<T> {
+  return extremeWithIndices('max', x, axes, keepDims, true).values;
+}
+
+/** Minimum over `axes` (all axes when undefined). */
+export function min<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false): NdArray<T> {
+  return extremeWithIndices('min', x, axes, keepDims, false).values;
+}
+
+/** Index of the first maximum along `axes`; see `ValuesAndIndices.indices` for several axes. */
+export function argMax(x: StridedView, axes?: Axes, keepDims = false): NdArray<Int32Array> {
+  return extremeWithIndices('argMax', x, axes, keepDims, true).indices;
+}
+
+/** Index of the first minimum along `axes`. */
+export function argMin(x: StridedView, axes?: Axes, keepDims = false): NdArray<Int32Array> {
+  return extremeWithIndices('argMin', x, axes, keepDims, false).indices;
+}
+
+/**
+ * log(sum(exp(x))) over `axes`, computed as m + log(sum(exp(x - m))) with m the block's maximum,
+ * so that no exponential overflows. A block of all -Infinity gives -Infinity, a block holding
+ * +Infinity gives +Infinity, and NaN gives NaN.
+ */
+export function logsumexp<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
+  const layout = reductionLayout('logsumexp', x, axes, keepDims);
+  const result = prepareOutput('logsumexp', x, layout, out);
+  const { baseOffsets, blockOffsets } = layout;
+  const targets = elementOffsets(result);
+  const data = x.data;
+
+  for (let o = 0; o < baseOffsets.length; o++) {
+    const base = baseOffsets[o];
+    let peak = -Infinity;
+    for (let j = 0; j < blockOffsets.length; j++) {
+      const v = data[base + blockOffsets[j]];
+      if (v > peak || v !== v) peak = v;
+      if (v !== v) break;
+    }
+    if (peak === -Infinity || peak === Infinity || peak !== peak) {
+      result.data[targets[o]] = peak;
+      continue;
+    }
+    let total = 0;
+    for (let j = 0; j < blockOffsets.length; j++) total += Math.exp(data[base + blockOffsets[j]] - peak);
+    result.data[targets[o]] = peak + Math.log(total);
+  }
+  return result;
+}
+
+/**
+ * Sums `x` down to `shape`, undoing NumPy broadcasting: leading axes that `shape` lacks are
+ * summed away, and axes where `shape` has 1 are summed with their size kept as 1. This is the
+ * gradient of broadcasting an array of `shape` to `x.shape`.
+ *
+ * sumToShape([[1, 2], [3, 4]], [2]) is [4, 6]; sumToShape of the same to [2, 1] is [[3], [7]].
+ */
+export function sumToShape<T extends FloatArray>(x: StridedView<T>, shape: readonly number[], out?: NdArray<T>): NdArray<T> {
+  const lead = x.shape.length - shape.length;
+  const compatible = lead >= 0 && shape.every((dim, axis) => dim === x.shape[lead + axis] || dim === 1);
+  if (!compatible) {
+    throw new KernelError('sumToShape', `cannot sum shape ${formatShape(x.shape)} down to ${formatShape(shape)}: ${formatShape(shape)} does not broadcast to ${formatShape(x.shape)}`);
+  }
+
+  const axes: number[] = [];
+  for (let axis = 0; axis < x.shape.length; axis++) {
+    if (axis < lead || (shape[axis - lead] === 1 && x.shape[axis] !== 1)) axes.push(axis);
+  }
+
+  // Summing with keepDims leaves the leading axes as 1; dropping them is a reshape of the same data.
+  const summed = sum(x, axes, true);
+  const result = ndarray(summed.data, shape.slice(), contiguousStrides(shape), 0);
+  if (!out) return result;
+  checkOut('sumToShape', out, shape, dtypeOf(x, 'sumToShape'));
+  const targets = elementOffsets(out);
+  for (let o = 0; o < targets.length; o++) out.data[targets[o]] = result.data[o];
+  return out;
+}

@@ -1,0 +1,146 @@
+/**
+ * Shared test helpers: fast-check generators of shapes and strided views, reference loops and
+ * comparison with a tolerance that depends on the dtype.
+ */
+import fc from 'fast-check';
+import ndarray, { type NdArray } from 'ndarray';
+import { type Dtype, type FloatArray, contiguousStrides, sizeOf } from '@metagrad/kernels';
+
+export const dtypes: Dtype[] = ['float32', 'float64'];
+
+/** Relative tolerance of a comparison against a float64 reference loop. */
+export function tolerance(dtype: Dtype): number {
+  return dtype === 'float32' ? 2e-5 : 1e-12;
+}
+
+/** Returns a contiguous ndarray of the given dtype filled from `values` (or zeros). */
+export function makeView(dtype: Dtype, shape: number[], values?: ArrayLike<number>): NdArray<FloatArray> {
+  const size = sizeOf(shape);
+  const data = dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
+  if (values) data.set(Array.from(values).slice(0, size));
+  return ndarray(data, shape, contiguousStrides(shape), 0);
+}
+
+/** Reads element `index` (a multi-index) of any strided view. */
+export function at(view: { data: ArrayLike<number>; stride: number[]; offset: number }, index: readonly number[]): number {
+  let position = view.offset;
+  for (let axis = 0; axis < index.length; axis++) position += index[axis] * view.stride[axis];
+  return view.data[position];
+}
+
+/** Lists every multi-index of a shape in row-major order. */
+export function indicesOf(shape: readonly number[]): number[][] {
+  const result: number[][] = [];
+  const size = sizeOf(shape);
+  for (let flat = 0; flat < size; flat++) {
+    const index = new Array<number>(shape.length);
+    let rest = flat;
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      index[axis] = rest % shape[axis];
+      rest = Math.floor(rest / shape[axis]);
+    }
+    result.push(index);
+  }
+  return result;
+}
+
+/** Reads a view into nested-free row-major numbers, whatever its strides. */
+export function toFlat(view: { data: ArrayLike<number>; shape: number[]; stride: number[]; offset: number }): number[] {
+  return indicesOf(view.shape).map((index) => at(view, index));
+}
+
+/** Asserts that two lists of numbers agree elementwise within a relative tolerance. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol = rtol): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e)) {
+      expect(a).toBeNaN();
+      continue;
+    }
+    if (!Number.isFinite(e)) {
+      expect(a).toBe(e);
+      continue;
+    }
+    const allowed = atol + rtol * Math.abs(e);
+    if (!(Math.abs(a - e) <= allowed)) {
+      throw new Error(`element ${i}: got ${a}, expected ${e} (allowed difference ${allowed})`);
+    }
+  }
+}
+
+/** How a generated view lays out its elements in memory. */
+export type Layout = 'contiguous' | 'transposed' | 'sliced' | 'broadcast';
+
+/**
+ * Returns a view of `shape` whose values are `values` in row-major order but whose memory
+ * layout is one of: contiguous; axes stored in reverse order; a strided slice of a larger
+ * buffer with an offset; or, for axes of size 1 in `broadcastFrom`, a stride-0 broadcast.
+ */
+export function layoutView(dtype: Dtype, shape: number[], values: ArrayLike<number>, layout: Layout): NdArray<FloatArray> {
+  const size = sizeOf(shape);
+  const ctor = dtype === 'float32' ? Float32Array : Float64Array;
+
+  if (layout === 'transposed') {
+    const reversed = shape.slice().reverse();
+    const data = new ctor(size);
+    const reversedStrides = contiguousStrides(reversed);
+    const strides = reversedStrides.slice().reverse();
+    indicesOf(shape).forEach((index, flat) => {
+      let position = 0;
+      index.forEach((i, axis) => (position += i * strides[axis]));
+      data[position] = values[flat];
+    });
+    return ndarray(data, shape.slice(), strides, 0);
+  }
+
+  if (layout === 'sliced') {
+    // Every axis gets stride 2x the contiguous stride (plus one spare), and the view starts at 3.
+    const base = contiguousStrides(shape.map((d) => d * 2));
+    const data = new ctor(3 + sizeOf(shape.map((d) => d * 2)) + 1).fill(Number.NaN);
+    indicesOf(shape).forEach((index, flat) => {
+      let position = 3;
+      index.forEach((i, axis) => (position += i * 2 * base[axis]));
+      data[position] = values[flat];
+    });
+    return ndarray(data, shape.slice(), base.map((s) => s * 2), 3);
+  }
+
+  if (layout === 'broadcast') {
+    // A single row broadcast along axis 0: only valid when all rows of `values` are equal,
+    // so callers pass values that repeat. Here we broadcast the first row.
+    if (shape.length === 0 || shape[0] === 1) return layoutView(dtype, shape, values, 'contiguous');
+    const rowShape = shape.slice(1);
+    const row = makeView(dtype, rowShape, Array.from(values).slice(0, sizeOf(rowShape)));
+    return ndarray(row.data, shape.slice(), [0, ...row.stride], 0);
+  }
+
+  return makeView(dtype, shape, values);
+}
+
+/** A fast-check generator of shapes with `ndim` axes of 1..maxDim elements. */
+export function shapeArb(minNdim: number, maxNdim: number, maxDim = 5): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minNdim, maxLength: maxNdim });
+}
+
+/** A fast-check generator of `size` finite values in [-range, range]. */
+export function valuesArb(size: number, range = 10): fc.Arbitrary<number[]> {
+  return fc.array(fc.double({ min: -range, max: range, noNaN: true, noDefaultInfinity: true }), { minLength: size, maxLength: size });
+}
+
+export const layoutArb: fc.Arbitrary<Layout> = fc.constantFrom('contiguous', 'transposed', 'sliced');
+export const dtypeArb: fc.Arbitrary<Dtype> = fc.constantFrom<Dtype>('float32', 'float64');
+
+/** Deterministic values in [-1, 1) from a seed, so failures reproduce. */
+export function pseudoRandom(size: number, seed: number): number[] {
+  let state = (seed >>> 0) || 1;
+  return Array.from({ length: size }, () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 31 - 1;
+  });
+}

@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import ndarray from 'ndarray';
+import { KernelError, matmul } from '@metagrad/kernels';
+import { dtypeArb, expectClose, layoutArb, layoutView, makeView, pseudoRandom, toFlat, tolerance, valuesArb } from './helpers';
+
+/** Reference: C[b][i][j] = sum over p of A[b][i][p] * B[b][p][j], batches already aligned. */
+function referenceMatmul(a: number[], b: number[], batch: number, m: number, k: number, n: number): number[] {
+  const c = new Array<number>(batch * m * n).fill(0);
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let total = 0;
+        for (let p = 0; p < k; p++) total += a[(t * m + i) * k + p] * b[(t * k + p) * n + j];
+        c[(t * m + i) * n + j] = total;
+      }
+    }
+  }
+  return c;
+}
+
+describe('matmul', () => {
+  test('2-D product by hand', () => {
+    const a = makeView('float64', [2, 2], [1, 2, 3, 4]);
+    const b = makeView('float64', [2, 1], [5, 6]);
+    expect(toFlat(matmul(a, b))).toEqual([17, 39]);
+  });
+
+  test('2-D agrees with reference on generated layouts', () => {
+    fc.assert(
+      fc.property(
+        dtypeArb,
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        layoutArb,
+        layoutArb,
+        fc.integer(),
+        (dtype, m, k, n, layoutA, layoutB, seed) => {
+          const av = pseudoRandom(m * k, seed);
+          const bv = pseudoRandom(k * n, seed + 1);
+          const a = layoutView(dtype, [m, k], av, layoutA);
+          const b = layoutView(dtype, [k, n], bv, layoutB);
+          const result = matmul(a, b);
+          expect(result.shape).toEqual([m, n]);
+          expectClose(toFlat(result), referenceMatmul(toFlat(a), toFlat(b), 1, m, k, n), tolerance(dtype), tolerance(dtype) * k);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('large blocked product agrees with reference', () => {
+    // Sizes past the block sizes (KC = 256, MC = 64) with ragged edges.
+    const [m, k, n] = [70, 300, 37];
+    const a = makeView('float64', [m, k], pseudoRandom(m * k, 1));
+    const b = makeView('float64', [k, n], pseudoRandom(k * n, 2));
+    expectClose(toFlat(matmul(a, b)), referenceMatmul(toFlat(a), toFlat(b), 1, m, k, n), 1e-12, 1e-11);
+  });
+
+  test('batched broadcasting cases', () => {
+    const cases: Array<[number[], number[], number[]]> = [
+      [[3, 2, 4], [4, 5], [3, 2, 5]],
+      [[3, 2, 4], [3, 4, 5], [3, 2, 5]],
+      [[1, 2, 4], [3, 4, 5], [3, 2, 5]],
+      [[2, 1, 2, 3], [4, 3, 2], [2, 4, 2, 2]],
+    ];
+    for (const [shapeA, shapeB, expectedShape] of cases) {
+      const a = makeView('float64', shapeA, pseudoRandom(shapeA.reduce((x, y) => x * y), 3));
+      const b = makeView('float64', shapeB, pseudoRandom(shapeB.reduce((x, y) => x * y), 4));
+      const result = matmul(a, b);
+      expect(result.shape).toEqual(expectedShape);
+
+      // Reference: index each batch by hand with broadcasting of batch axes.
+      const [m, k] = shapeA.slice(-2);
+      const n = shapeB[shapeB.length - 1];
+      const batchShape = expectedShape.slice(0, -2);
+      const batchIndices = cartesian(batchShape);
+      const expected: number[] = [];
+      for (const index of batchIndices) {
+        const pick = (shape: number[], values: number[], rows: number, cols: number) => {
+          const batchPart = shape.slice(0, -2);
+          const lead = index.length - batchPart.length;
+          let flat = 0;
+          batchPart.forEach((dim, axis) => (flat = flat * dim + (dim === 1 ? 0 : index[lead + axis])));
+          return values.slice(flat * rows * cols, (flat + 1) * rows * cols);
+        };
+        expected.push(...referenceMatmul(pick(shapeA, toFlat(a), m, k), pick(shapeB, toFlat(b), k, n), 1, m, k, n));
+      }
+      expectClose(toFlat(result), expected, 1e-12);
+    }
+  });
+
+  test('transposed operand read in place', () => {
+    const base = makeView('float32', [3, 2], [1, 2, 3, 4, 5, 6]);
+    const transposed = base.transpose(1, 0); // [[1, 3, 5], [2, 4, 6]]
+    const result = matmul(transposed, base);
+    expect(toFlat(result)).toEqual([35, 44, 44, 56]);
+  });
+
+  test('zero-stride broadcast operand', () => {
+    const row = makeView('float64', [3], [1, 2, 3]);
+    const a = ndarray(row.data, [2, 3], [0, 1], 0);
+    const b = makeView('float64', [3, 1], [1, 1, 1]);
+    expect(toFlat(matmul(a, b))).toEqual([6, 6]);
+  });
+
+  test('vector operands', () => {
+    const v = makeView('float64', [2], [1, 2]);
+    const m = makeView('float64', [2, 2], [1, 2, 3, 4]);
+    expect(matmul(v, m).shape).toEqual([2]);
+    expect(toFlat(matmul(v, m))).toEqual([7, 10]);
+    expect(toFlat(matmul(m, v))).toEqual([5, 11]);
+    expect(matmul(v, v).shape).toEqual([]);
+    expect(toFlat(matmul(v, v))).toEqual([5]);
+  });
+
+  test('writes into out', () => {
+    const a = makeView('float64', [2, 2], [1, 0, 0, 1]);
+    const b = makeView('float64', [2, 2], [5, 6, 7, 8]);
+    const out = makeView('float64', [2, 2]);
+    expect(matmul(a, b, out)).toBe(out);
+    expect(toFlat(out)).toEqual([5, 6, 7, 8]);
+  });
+
+  test('mismatched inner dimensions name both shapes', () => {
+    const a = makeView('float32', [2, 3]);
+    const b = makeView('float32', [4, 5]);
+    expect(() => matmul(a, b)).toThrow(KernelError);
+    expect(() => matmul(a, b)).toThrow('matmul: inner dimensions differ: a is [2, 3] and b is [4, 5] (3 != 4)');
+  });
+
+  test('mixed dtypes are rejected', () => {
+    expect(() => matmul(makeView('float32', [2, 2]), makeView('float64', [2, 2]))).toThrow('matmul: dtypes differ (a is float32, b is float64)');
+  });
+
+  test('incompatible batch axes are rejected', () => {
+    expect(() => matmul(makeView('float32', [2, 2, 2]), makeView('float32', [3, 2, 2]))).toThrow(/matmul: shapes \[2\] and \[3\] cannot be broadcast/);
+  });
+
+  test('empty dimensions give empty or zero results', () => {
+    expect(matmul(makeView('float32', [0, 3]), makeView('float32', [3, 2])).shape).toEqual([0, 2]);
+    expect(toFlat(matmul(makeView('float32', [2, 0]), makeView('float32', [0, 2])))).toEqual([0, 0, 0, 0]);
+  });
+
+  test('values of generated sizes agree with reference', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), (m, n) =>
+        fc.assert(
+          fc.property(valuesArb(m * n), (values) => {
+            const a = makeView('float64', [m, n], values);
+            const identity = makeView('float64', [n, n], Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)));
+            expectClose(toFlat(matmul(a, identity)), values, 1e-15);
+          }),
+          { numRuns: 5 },
+        ),
+      ),
+      { numRuns: 10 },
+    );
+  });
+});
+
+function cartesian(shape: number[]): number[][] {
+  let result: number[][] = [[]];
+  for (const dim of shape) result = result.flatMap((prefix) => Array.from({ length: dim }, (_, i) => [...prefix, i]));
+  return result;
+}
