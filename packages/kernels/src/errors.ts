@@ -1,19 +1,7 @@
+import { KernelError } from './kernel-error';
 import { type Dtype, type StridedView, dtypeOf, formatShape } from './view';
 
-/**
- * Error raised by a kernel for invalid input. The message starts with the kernel's name and
- * names every shape and attribute involved, for example
- * `matmul: inner dimensions differ: a is [2, 3] and b is [4, 5] (3 != 4)`.
- */
-export class KernelError extends Error {
-  readonly kernel: string;
-
-  constructor(kernel: string, message: string) {
-    super(`${kernel}: ${message}`);
-    this.name = 'KernelError';
-    this.kernel = kernel;
-  }
-}
+export { KernelError };
 
 /** Returns the shared dtype of the views, or throws naming each view's dtype when they differ. */
 export function commonDtype(kernel: string, views: Record<string, StridedView<ArrayLike<number>>>): Dtype {

@@ -1,4 +1,5 @@
 import ndarray, { type NdArray } from 'ndarray';
+import { KernelError } from './kernel-error';
 
 /** The two element types every kernel supports. float32 is for training, float64 for gradient checks. */
 export type FloatArray = Float32Array | Float64Array;
@@ -26,12 +27,12 @@ export interface StridedView<T extends ArrayLike<number> = FloatArray> {
 /** An ndarray over a Float32Array or a Float64Array. */
 export type FloatNdArray<T extends FloatArray = FloatArray> = NdArray<T>;
 
-/** Returns the dtype name of a float view's data, or throws for any other element type. */
+/** Returns the dtype name of a float view's data, or throws a KernelError for any other element type. */
 export function dtypeOf(view: StridedView<ArrayLike<number>>, kernel = 'dtypeOf'): Dtype {
   if (view.data instanceof Float32Array) return 'float32';
   if (view.data instanceof Float64Array) return 'float64';
   const name = (view.data as object)?.constructor?.name ?? typeof view.data;
-  throw new Error(`${kernel}: expected a view of a Float32Array or Float64Array, got ${name}`);
+  throw new KernelError(kernel, `expected a view of a Float32Array or Float64Array, got ${name}`);
 }
 
 /** Returns a new zero-filled typed array of the given dtype. */

@@ -71,12 +71,13 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** How a generated view lays out its elements in memory. */
-export type Layout = 'contiguous' | 'transposed' | 'sliced' | 'broadcast';
+export type Layout = 'contiguous' | 'transposed' | 'sliced' | 'reversed' | 'broadcast';
 
 /**
- * Returns a view of `shape` whose values are `values` in row-major order but whose memory
- * layout is one of: contiguous; axes stored in reverse order; a strided slice of a larger
- * buffer with an offset; or, for axes of size 1 in `broadcastFrom`, a stride-0 broadcast.
+ * Returns a view of `shape` whose values are `values` in row-major order, stored in one of five
+ * memory layouts. 'contiguous' is row-major, 'transposed' stores the axes in reverse order, and
+ * 'sliced' is a strided slice of a larger buffer with an offset. 'reversed' walks every axis
+ * backwards (negative strides), and 'broadcast' repeats the first row along axis 0 (stride 0).
  */
 export function layoutView(dtype: Dtype, shape: number[], values: ArrayLike<number>, layout: Layout): NdArray<FloatArray> {
   const size = sizeOf(shape);
@@ -107,6 +108,20 @@ export function layoutView(dtype: Dtype, shape: number[], values: ArrayLike<numb
     return ndarray(data, shape.slice(), base.map((s) => s * 2), 3);
   }
 
+  if (layout === 'reversed') {
+    // Element i of each axis is stored where a contiguous array keeps element (dim - 1 - i).
+    const forward = contiguousStrides(shape);
+    const data = new ctor(size);
+    const offset = shape.reduce((total, dim, axis) => total + (dim - 1) * forward[axis], 0);
+    const strides = forward.map((s) => -s);
+    indicesOf(shape).forEach((index, flat) => {
+      let position = offset;
+      index.forEach((i, axis) => (position += i * strides[axis]));
+      data[position] = values[flat];
+    });
+    return ndarray(data, shape.slice(), strides, offset);
+  }
+
   if (layout === 'broadcast') {
     // A single row broadcast along axis 0: only valid when all rows of `values` are equal,
     // so callers pass values that repeat. Here we broadcast the first row.
@@ -129,7 +144,7 @@ export function valuesArb(size: number, range = 10): fc.Arbitrary<number[]> {
   return fc.array(fc.double({ min: -range, max: range, noNaN: true, noDefaultInfinity: true }), { minLength: size, maxLength: size });
 }
 
-export const layoutArb: fc.Arbitrary<Layout> = fc.constantFrom('contiguous', 'transposed', 'sliced');
+export const layoutArb: fc.Arbitrary<Layout> = fc.constantFrom('contiguous', 'transposed', 'sliced', 'reversed');
 export const dtypeArb: fc.Arbitrary<Dtype> = fc.constantFrom<Dtype>('float32', 'float64');
 
 /** Deterministic values in [-1, 1) from a seed, so failures reproduce. */
@@ -143,4 +158,82 @@ export function pseudoRandom(size: number, seed: number): number[] {
     state >>>= 0;
     return state / 2 ** 31 - 1;
   });
+}
+
+/** Every layout an input view of a kernel may have: those of `layoutView`, or stride 0 on chosen axes. */
+export type InputLayout = Exclude<Layout, 'broadcast'> | 'zeroStride';
+
+export const inputLayoutArb: fc.Arbitrary<InputLayout> = fc.constantFrom<InputLayout>('contiguous', 'transposed', 'sliced', 'reversed', 'zeroStride');
+
+/**
+ * Returns a view of `shape` stored as `layout`. For 'zeroStride', axis k gets stride 0 when bit k
+ * of `mask` is set. Such an axis stores a single element, so the view contains fewer distinct
+ * values than `values`, and callers read its values back with `toFlat`.
+ */
+export function inputView(dtype: Dtype, shape: number[], values: ArrayLike<number>, layout: InputLayout, mask = -1): NdArray<FloatArray> {
+  if (layout !== 'zeroStride') return layoutView(dtype, shape, values, layout);
+  const stored = shape.map((dim, axis) => ((mask >> axis) & 1 ? 1 : dim));
+  const compact = makeView(dtype, stored, values);
+  const strides = compact.stride.map((s, axis) => (stored[axis] === 1 ? 0 : s));
+  return ndarray(compact.data, shape.slice(), strides, 0);
+}
+
+/** Where a kernel writes its result: a new array, a given contiguous `out`, or a given strided `out`. */
+export type OutKind = 'none' | 'contiguous' | 'strided';
+
+export const outKindArb: fc.Arbitrary<OutKind> = fc.constantFrom<OutKind>('none', 'contiguous', 'strided');
+
+/** The value that `outView` puts in every buffer position, so that stray writes show. */
+export const SENTINEL = -7777;
+
+/**
+ * Returns an `out` view of `shape` filled with SENTINEL: undefined for 'none', a contiguous
+ * array, or a slice with offset 3 and doubled strides of a larger buffer.
+ */
+export function outView(dtype: Dtype, shape: number[], kind: OutKind): NdArray<FloatArray> | undefined {
+  if (kind === 'none') return undefined;
+  const filler = new Array<number>(sizeOf(shape)).fill(SENTINEL);
+  const view = layoutView(dtype, shape, filler, kind === 'contiguous' ? 'contiguous' : 'sliced');
+  view.data.fill(SENTINEL);
+  return view;
+}
+
+/** Counts the buffer positions outside the elements of `view` that no longer hold SENTINEL. */
+export function changedOutside(view: { data: ArrayLike<number>; shape: number[]; stride: number[]; offset: number }): number {
+  const inside = new Set<number>();
+  for (const index of indicesOf(view.shape)) {
+    let position = view.offset;
+    index.forEach((i, axis) => (position += i * view.stride[axis]));
+    inside.add(position);
+  }
+  let changed = 0;
+  for (let position = 0; position < view.data.length; position++) {
+    if (!inside.has(position) && view.data[position] !== SENTINEL) changed++;
+  }
+  return changed;
+}
+
+/** Rounds float64 reference values to what a kernel of `dtype` can store. */
+export function roundTo(dtype: Dtype, values: readonly number[]): number[] {
+  return dtype === 'float32' ? values.map((v) => Math.fround(v)) : values.slice();
+}
+
+/** Position of a multi-index in the row-major order of `shape`. */
+export function flatIndex(shape: readonly number[], index: readonly number[]): number {
+  let flat = 0;
+  for (let axis = 0; axis < shape.length; axis++) flat = flat * shape[axis] + index[axis];
+  return flat;
+}
+
+/** Inner product of two lists of numbers of the same length. */
+export function dot(a: readonly number[], b: readonly number[]): number {
+  expect(a.length).toBe(b.length);
+  let total = 0;
+  for (let i = 0; i < a.length; i++) total += a[i] * b[i];
+  return total;
+}
+
+/** A fast-check generator of a shape together with values for every element. */
+export function shapeAndValuesArb(minNdim: number, maxNdim: number, maxDim = 5, range = 10): fc.Arbitrary<[number[], number[]]> {
+  return shapeArb(minNdim, maxNdim, maxDim).chain((shape) => fc.tuple(fc.constant(shape), valuesArb(sizeOf(shape), range)));
 }
