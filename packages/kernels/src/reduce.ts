@@ -125,8 +125,8 @@ export function sum<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDi
 }
 
 /**
- * Arithmetic mean over `axes`. Each block is shifted by its first element before summing, so
- * the mean of equal values is exactly that value. The mean of an empty block is NaN.
+ * Arithmetic mean over `axes`. Each block is shifted by its first element (when finite) before
+ * summing, so the mean of equal values is exactly that value. The mean of an empty block is NaN.
  */
 export function mean<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
   const layout = reductionLayout('mean', x, axes, keepDims);
@@ -141,7 +141,10 @@ export function mean<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepD
       result.data[targets[o]] = NaN;
       continue;
     }
-    const shift = data[base + blockOffsets[0]];
+    // An infinite first element would turn every shifted value into Infinity - Infinity = NaN,
+    // so only a finite one serves as the shift.
+    const first = data[base + blockOffsets[0]];
+    const shift = Number.isFinite(first) ? first : 0;
     let total = 0;
     for (let j = 0; j < blockSize; j++) total += data[base + blockOffsets[j]] - shift;
     result.data[targets[o]] = shift + total / blockSize;
