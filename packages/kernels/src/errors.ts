@@ -45,7 +45,8 @@ export function normalizeAxis(kernel: string, axis: number, ndim: number, shape?
   const resolved = axis < 0 ? axis + ndim : axis;
   if (!Number.isInteger(axis) || resolved < 0 || resolved >= ndim) {
     const where = shape ? `shape ${formatShape(shape)}` : `${ndim} dimensions`;
-    throw new KernelError(kernel, `axis ${axis} is out of range for an array of ${where}; use an axis in [${-ndim}, ${ndim - 1}]`);
+    const fix = ndim === 0 ? 'a scalar has no axes, so reshape it to [1] first' : `use an axis in [${-ndim}, ${ndim - 1}]`;
+    throw new KernelError(kernel, `axis ${axis} is out of range for an array of ${where}; ${fix}`);
   }
   return resolved;
 }
