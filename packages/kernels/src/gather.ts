@@ -22,9 +22,10 @@ function readIndices(kernel: string, indices: IndexView, size: number, axis: num
   for (let i = 0; i < values.length; i++) {
     const value = indices.data[offsets[i]];
     if (!Number.isInteger(value) || value < 0 || value >= size) {
+      const problem = Number.isInteger(value) ? 'is out of range' : 'is not an integer';
       throw new KernelError(
         kernel,
-        `index ${value} at position ${i} is out of range for axis ${axis} of size ${size} (shape ${formatShape(shape)}); indices must be integers in [0, ${size - 1}]`,
+        `index ${value} at position ${i} ${problem} for axis ${axis} of size ${size} (shape ${formatShape(shape)}); indices must be integers in [0, ${size - 1}]`,
       );
     }
     values[i] = value;
