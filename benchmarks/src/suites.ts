@@ -1,0 +1,8 @@
+/**
+ * Every benchmark suite, in the order `npm run bench` runs them. A new suite is one file
+ * exporting a `Suite` and one entry here.
+ */
+import type { Suite } from './harness';
+import { kernelsSuite } from './kernels';
+
+export const suites: Suite[] = [kernelsSuite];
