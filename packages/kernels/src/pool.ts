@@ -87,10 +87,11 @@ function poolGeometry(kernel: string, shape: readonly number[], options: Pool2dO
   return { batch, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outHeight, outWidth };
 }
 
-function checkGradShape(kernel: string, gradOutput: StridedView<ArrayLike<number>>, geometry: PoolGeometry): void {
+/** Throws unless `view`, the argument called `name`, has the shape of the pooling output. */
+function checkGradShape(kernel: string, name: string, view: StridedView<ArrayLike<number>>, geometry: PoolGeometry): void {
   const expected = [geometry.batch, geometry.channels, geometry.outHeight, geometry.outWidth];
-  if (gradOutput.shape.length !== 4 || expected.some((dim, i) => dim !== gradOutput.shape[i])) {
-    throw new KernelError(kernel, `gradOutput has shape ${formatShape(gradOutput.shape)} but pooling input [${geometry.batch}, ${geometry.channels}, ${geometry.height}, ${geometry.width}] gives ${formatShape(expected)}`);
+  if (view.shape.length !== 4 || expected.some((dim, i) => dim !== view.shape[i])) {
+    throw new KernelError(kernel, `${name} has shape ${formatShape(view.shape)} but pooling input [${geometry.batch}, ${geometry.channels}, ${geometry.height}, ${geometry.width}] gives ${formatShape(expected)}`);
   }
 }
 
@@ -160,8 +161,8 @@ export function maxPool2dBackward<T extends FloatArray>(
   const kernel = 'maxPool2dBackward';
   const dtype = dtypeOf(gradOutput, kernel);
   const g = poolGeometry(kernel, inputShape, options);
-  checkGradShape(kernel, gradOutput, g);
-  checkGradShape(kernel, indices, g);
+  checkGradShape(kernel, 'gradOutput', gradOutput, g);
+  checkGradShape(kernel, 'indices', indices, g);
   const result = out ?? zerosView<T>(dtype, inputShape);
   if (out) {
     checkOut(kernel, out, inputShape, dtype);
@@ -251,7 +252,7 @@ export function avgPool2dBackward<T extends FloatArray>(
   const kernel = 'avgPool2dBackward';
   const dtype = dtypeOf(gradOutput, kernel);
   const g = poolGeometry(kernel, inputShape, { ...options, dilation: 1 });
-  checkGradShape(kernel, gradOutput, g);
+  checkGradShape(kernel, 'gradOutput', gradOutput, g);
   const result = out ?? zerosView<T>(dtype, inputShape);
   if (out) {
     checkOut(kernel, out, inputShape, dtype);
