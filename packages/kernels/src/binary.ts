@@ -8,7 +8,7 @@
  */
 import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';
-import { checkOut, commonDtype, KernelError } from './errors';
+import { checkOut, commonDtype, KernelError, pairDtype, sameShape } from './errors';
 import { forEachRow } from './elementwise';
 import { type FloatArray, type StridedView, dtypeOf, formatShape, isContiguous, zerosView } from './view';
 
@@ -26,8 +26,8 @@ function mapBinary<T extends FloatArray>(
   b: StridedView<T>,
   out?: NdArray<T>,
 ): NdArray<T> {
-  const dtype = commonDtype(kernel, { a, b });
-  const shape = broadcastShapes(kernel, a.shape, b.shape);
+  const dtype = pairDtype(kernel, a, b);
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(kernel, a.shape, b.shape);
   const result = out ?? zerosView<T>(dtype, shape);
   if (out) checkOut(kernel, out, shape, dtype);
 
@@ -148,6 +148,16 @@ export function lessEqual<T extends FloatArray>(a: StridedView<T>, b: StridedVie
   return mapBinary('lessEqual', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
     for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] <= y[yi] ? 1 : 0;
   }, a, b, out);
+}
+
+/**
+ * The gradient of relu: `grad` where `x` > 0 and 0 elsewhere (also at x = 0), in one pass.
+ * PyTorch calls this threshold_backward.
+ */
+export function reluBackward<T extends FloatArray>(grad: StridedView<T>, x: StridedView<T>, out?: NdArray<T>): NdArray<T> {
+  return mapBinary('reluBackward', (n, g, gi, gs, v, vi, vs, o, oi, os) => {
+    for (let k = 0; k < n; k++, gi += gs, vi += vs, oi += os) o[oi] = v[vi] > 0 ? g[gi] : 0;
+  }, grad, x, out);
 }
 
 /**

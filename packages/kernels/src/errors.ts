@@ -3,6 +3,13 @@ import { type Dtype, type StridedView, dtypeOf, formatShape } from './view';
 
 export { KernelError };
 
+/** Returns the dtype of two views, or throws naming both when they differ. */
+export function pairDtype(kernel: string, a: StridedView, b: StridedView, names: readonly [string, string] = ['a', 'b']): Dtype {
+  const dtype = dtypeOf(a, kernel);
+  if (dtypeOf(b, kernel) === dtype) return dtype;
+  return commonDtype(kernel, { [names[0]]: a, [names[1]]: b });
+}
+
 /** Returns the shared dtype of the views, or throws naming each view's dtype when they differ. */
 export function commonDtype(kernel: string, views: Record<string, StridedView<ArrayLike<number>>>): Dtype {
   let dtype: Dtype | undefined;

@@ -13,7 +13,7 @@
  *     tile of C in local variables (registers) across the whole KC loop.
  * Packing into float64 saves a float32-to-float64 conversion on every load of the inner loop;
  * on the 2-core Xeon this was written on, that made the micro-kernel about 10% faster.
- * Small products skip packing and use a plain dot-product loop.
+ * Small products skip packing and run a similar register tiling on the operands in place.
  */
 import type { FloatArray } from './view';
 
@@ -27,7 +27,7 @@ const MC = 64;
 /** Columns of B packed at once: 256×1024 float64 (2 MiB). */
 const NC = 1024;
 /** Below this many multiply-adds, packing costs more than it saves. */
-const SMALL_PRODUCT = 16 * 16 * 16;
+const SMALL_PRODUCT = 48 * 48 * 48;
 
 /** A 2-D strided operand: data with offset, row stride and column stride. */
 export interface Matrix {
@@ -69,22 +69,162 @@ export function gemm(m: number, n: number, k: number, a: Matrix, b: Matrix, c: M
   }
 }
 
-/** C[i][j] = sum over p of A[i][p] * B[p][j], one dot product per element of C. */
+/**
+ * C = A·B for products small enough that packing does not pay: the operands are read in place.
+ * Rows of C are taken four at a time, then two, then one, each in tiles four columns wide whose
+ * sums stay in local variables; columns left over at the right edge are single dot products.
+ */
 function gemmSmall(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Matrix, accumulate: boolean): void {
-  const { data: ad, rowStride: ars, colStride: acs } = a;
-  const { data: bd, rowStride: brs, colStride: bcs } = b;
-  const { data: cd, rowStride: crs, colStride: ccs } = c;
+  const n4 = n - (n % 4);
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    for (let j = 0; j < n4; j += 4) tile4x4(k, a, i, b, j, c, accumulate);
+  }
+  for (; i + 2 <= m; i += 2) {
+    for (let j = 0; j < n4; j += 4) tile2x4(k, a, i, b, j, c, accumulate);
+  }
+  for (; i < m; i++) {
+    for (let j = 0; j < n4; j += 4) tile1x4(k, a, i, b, j, c, accumulate);
+  }
+  for (let row = 0; row < m; row++) {
+    for (let j = n4; j < n; j++) dotProduct(k, a, row, b, j, c, accumulate);
+  }
+}
 
-  for (let i = 0; i < m; i++) {
-    const aRow = a.offset + i * ars;
-    const cRow = c.offset + i * crs;
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      let ai = aRow;
-      let bi = b.offset + j * bcs;
-      for (let p = 0; p < k; p++, ai += acs, bi += brs) sum += ad[ai] * bd[bi];
-      const ci = cRow + j * ccs;
-      cd[ci] = accumulate ? cd[ci] + sum : sum;
+/** C[i][j] (+)= sum over p of A[i][p] * B[p][j]. */
+function dotProduct(k: number, a: Matrix, i: number, b: Matrix, j: number, c: Matrix, accumulate: boolean): void {
+  const ad = a.data;
+  const bd = b.data;
+  const acs = a.colStride;
+  const brs = b.rowStride;
+  let ai = a.offset + i * a.rowStride;
+  let bi = b.offset + j * b.colStride;
+  let total = 0;
+  for (let p = 0; p < k; p++, ai += acs, bi += brs) total += ad[ai] * bd[bi];
+
+  const ci = c.offset + i * c.rowStride + j * c.colStride;
+  c.data[ci] = accumulate ? c.data[ci] + total : total;
+}
+
+/** The 4×4 tile of C at (i, j), reading A and B in place. */
+function tile4x4(k: number, a: Matrix, i: number, b: Matrix, j: number, c: Matrix, accumulate: boolean): void {
+  const ad = a.data;
+  const bd = b.data;
+  const acs = a.colStride;
+  const brs = b.rowStride;
+  const row1 = a.rowStride;
+  const row2 = 2 * row1;
+  const row3 = 3 * row1;
+  const col1 = b.colStride;
+  const col2 = 2 * col1;
+  const col3 = 3 * col1;
+  let ai = a.offset + i * row1;
+  let bi = b.offset + j * col1;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+
+  for (let p = 0; p < k; p++, ai += acs, bi += brs) {
+    const a0 = ad[ai];
+    const a1 = ad[ai + row1];
+    const a2 = ad[ai + row2];
+    const a3 = ad[ai + row3];
+
+    let bj = bd[bi];
+    c00 += a0 * bj; c10 += a1 * bj; c20 += a2 * bj; c30 += a3 * bj;
+    bj = bd[bi + col1];
+    c01 += a0 * bj; c11 += a1 * bj; c21 += a2 * bj; c31 += a3 * bj;
+    bj = bd[bi + col2];
+    c02 += a0 * bj; c12 += a1 * bj; c22 += a2 * bj; c32 += a3 * bj;
+    bj = bd[bi + col3];
+    c03 += a0 * bj; c13 += a1 * bj; c23 += a2 * bj; c33 += a3 * bj;
+  }
+
+  const cd = c.data;
+  const crs = c.rowStride;
+  const ccs = c.colStride;
+  let ci = c.offset + i * crs + j * ccs;
+  if (accumulate) {
+    c00 += cd[ci]; c01 += cd[ci + ccs]; c02 += cd[ci + 2 * ccs]; c03 += cd[ci + 3 * ccs];
+    c10 += cd[ci + crs]; c11 += cd[ci + crs + ccs]; c12 += cd[ci + crs + 2 * ccs]; c13 += cd[ci + crs + 3 * ccs];
+    c20 += cd[ci + 2 * crs]; c21 += cd[ci + 2 * crs + ccs]; c22 += cd[ci + 2 * crs + 2 * ccs]; c23 += cd[ci + 2 * crs + 3 * ccs];
+    c30 += cd[ci + 3 * crs]; c31 += cd[ci + 3 * crs + ccs]; c32 += cd[ci + 3 * crs + 2 * ccs]; c33 += cd[ci + 3 * crs + 3 * ccs];
+  }
+  cd[ci] = c00; cd[ci + ccs] = c01; cd[ci + 2 * ccs] = c02; cd[ci + 3 * ccs] = c03;
+  ci += crs;
+  cd[ci] = c10; cd[ci + ccs] = c11; cd[ci + 2 * ccs] = c12; cd[ci + 3 * ccs] = c13;
+  ci += crs;
+  cd[ci] = c20; cd[ci + ccs] = c21; cd[ci + 2 * ccs] = c22; cd[ci + 3 * ccs] = c23;
+  ci += crs;
+  cd[ci] = c30; cd[ci + ccs] = c31; cd[ci + 2 * ccs] = c32; cd[ci + 3 * ccs] = c33;
+}
+
+/** The 2×4 tile of C at (i, j), for the rows that do not fill a 4×4 tile. */
+function tile2x4(k: number, a: Matrix, i: number, b: Matrix, j: number, c: Matrix, accumulate: boolean): void {
+  const ad = a.data;
+  const bd = b.data;
+  const acs = a.colStride;
+  const brs = b.rowStride;
+  const row1 = a.rowStride;
+  const col1 = b.colStride;
+  const col2 = 2 * col1;
+  const col3 = 3 * col1;
+  let ai = a.offset + i * row1;
+  let bi = b.offset + j * col1;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+
+  for (let p = 0; p < k; p++, ai += acs, bi += brs) {
+    const a0 = ad[ai];
+    const a1 = ad[ai + row1];
+    let bj = bd[bi];
+    c00 += a0 * bj; c10 += a1 * bj;
+    bj = bd[bi + col1];
+    c01 += a0 * bj; c11 += a1 * bj;
+    bj = bd[bi + col2];
+    c02 += a0 * bj; c12 += a1 * bj;
+    bj = bd[bi + col3];
+    c03 += a0 * bj; c13 += a1 * bj;
+  }
+
+  tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03;
+  tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13;
+  writeTile(c, i, j, 2, 4, accumulate);
+}
+
+/** The 1×4 tile of C at (i, j), for a last single row. */
+function tile1x4(k: number, a: Matrix, i: number, b: Matrix, j: number, c: Matrix, accumulate: boolean): void {
+  const ad = a.data;
+  const bd = b.data;
+  const acs = a.colStride;
+  const brs = b.rowStride;
+  const col1 = b.colStride;
+  const col2 = 2 * col1;
+  const col3 = 3 * col1;
+  let ai = a.offset + i * a.rowStride;
+  let bi = b.offset + j * col1;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+
+  for (let p = 0; p < k; p++, ai += acs, bi += brs) {
+    const a0 = ad[ai];
+    c00 += a0 * bd[bi];
+    c01 += a0 * bd[bi + col1];
+    c02 += a0 * bd[bi + col2];
+    c03 += a0 * bd[bi + col3];
+  }
+
+  tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03;
+  writeTile(c, i, j, 1, 4, accumulate);
+}
+
+/** Writes (or adds) the top-left mr×nr corner of `tile` into C at (row, col). */
+function writeTile(c: Matrix, row: number, col: number, mr: number, nr: number, accumulate: boolean): void {
+  const { data, rowStride, colStride } = c;
+  for (let i = 0; i < mr; i++) {
+    let ci = c.offset + (row + i) * rowStride + col * colStride;
+    for (let j = 0; j < nr; j++, ci += colStride) {
+      data[ci] = accumulate ? data[ci] + tile[i * NR + j] : tile[i * NR + j];
     }
   }
 }
@@ -145,21 +285,13 @@ function packPanels(
 
 /** Multiplies the packed mc×kc block of A by the packed kc×nc block of B into C. */
 function multiplyPackedBlock(mc: number, nc: number, kc: number, c: Matrix, ic: number, jc: number, addToC: boolean): void {
-  const { data, rowStride, colStride } = c;
-
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = Math.min(NR, nc - jr);
     for (let ir = 0; ir < mc; ir += MR) {
       const mr = Math.min(MR, mc - ir);
       microKernel(kc, packedA, ir * kc, packedB, jr * kc, tile);
-
       // Only the rows and columns inside C are written back; the rest of the tile is padding.
-      for (let i = 0; i < mr; i++) {
-        let ci = c.offset + (ic + ir + i) * rowStride + (jc + jr) * colStride;
-        for (let j = 0; j < nr; j++, ci += colStride) {
-          data[ci] = addToC ? data[ci] + tile[i * NR + j] : tile[i * NR + j];
-        }
-      }
+      writeTile(c, ic + ir, jc + jr, mr, nr, addToC);
     }
   }
 }

@@ -33,10 +33,10 @@ export {
 // Elementwise functions of two inputs, with broadcasting.
 export {
   add, cast, div, equal, greater, greaterEqual, less, lessEqual, maximum, minimum, mul,
-  notEqual, pow, sub, where,
+  notEqual, pow, reluBackward, sub, where,
 } from './binary';
 
-export { type Axes, type ValuesAndIndices, argMax, argMin, elementOffsets, logsumexp, max, maxWithIndices, mean, min, minWithIndices, sum, sumToShape, variance } from './reduce';
+export { type Axes, type ReductionLayout, type ValuesAndIndices, reductionLayout, argMax, argMin, elementOffsets, logsumexp, max, maxWithIndices, mean, min, minWithIndices, sum, sumToShape, variance } from './reduce';
 export { logSoftmax, softmax } from './softmax';
 export { gather, gatherAlongAxis, scatterAdd, scatterAddAlongAxis } from './gather';
 

@@ -8,7 +8,7 @@ import { broadcastShapes, broadcastStrides } from './broadcast';
 import { checkOut, commonDtype, KernelError } from './errors';
 import { forEachRow } from './elementwise';
 import { gemm, type Matrix } from './gemm';
-import { type FloatArray, type StridedView, formatShape, zerosView } from './view';
+import { type Dtype, type FloatArray, type StridedView, formatShape, zerosView } from './view';
 
 /** A view seen as a batch of matrices: batch shape and strides, then rows and columns. */
 interface MatrixStack {
@@ -53,15 +53,11 @@ export function matmul<T extends FloatArray>(a: StridedView<T>, b: StridedView<T
     throw new KernelError(kernel, `operands must have at least one dimension, got a ${formatShape(a.shape)} and b ${formatShape(b.shape)}; use mul for scalars`);
   }
 
+  if (a.shape.length === 2 && b.shape.length === 2) return matmul2d(a, b, dtype, out);
+
   const left = asMatrixStack(a, 'row');
   const right = asMatrixStack(b, 'column');
-  if (left.cols !== right.rows) {
-    throw new KernelError(
-      kernel,
-      `inner dimensions differ: a is ${formatShape(a.shape)} and b is ${formatShape(b.shape)} (${left.cols} != ${right.rows}); ` +
-        'a must be [..., M, K] and b [..., K, N], so check whether one operand needs a transpose',
-    );
-  }
+  if (left.cols !== right.rows) throw innerDimensionError(a, b, left.cols, right.rows);
 
   const batchShape = broadcastShapes(kernel, left.batchShape, right.batchShape);
   const resultShape = [...batchShape];
@@ -73,6 +69,32 @@ export function matmul<T extends FloatArray>(a: StridedView<T>, b: StridedView<T
   const outStack = outputStack(result, batchShape.length, a.shape.length > 1, b.shape.length > 1);
   multiplyStacks(left, right, outStack, batchShape, a, b, result);
   return result;
+}
+
+/** The plain 2-D case, without the batch machinery: one GEMM. */
+function matmul2d<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, dtype: Dtype, out?: NdArray<T>): NdArray<T> {
+  const [m, k] = a.shape;
+  const [innerB, n] = b.shape;
+  if (k !== innerB) throw innerDimensionError(a, b, k, innerB);
+  const result = out ?? zerosView<T>(dtype, [m, n]);
+  if (out) checkOut('matmul', out, [m, n], dtype);
+
+  gemm(
+    m, n, k,
+    { data: a.data, offset: a.offset, rowStride: a.stride[0], colStride: a.stride[1] },
+    { data: b.data, offset: b.offset, rowStride: b.stride[0], colStride: b.stride[1] },
+    { data: result.data, offset: result.offset, rowStride: result.stride[0], colStride: result.stride[1] },
+    false,
+  );
+  return result;
+}
+
+function innerDimensionError(a: StridedView, b: StridedView, k: number, innerB: number): KernelError {
+  return new KernelError(
+    'matmul',
+    `inner dimensions differ: a is ${formatShape(a.shape)} and b is ${formatShape(b.shape)} (${k} != ${innerB}); ` +
+      'a must be [..., M, K] and b [..., K, N], so check whether one operand needs a transpose',
+  );
 }
 
 /** Reads the result as a batch of M×N matrices, restoring an axis that a vector operand removed. */

@@ -35,9 +35,40 @@ export function dtypeOf(view: StridedView<ArrayLike<number>>, kernel = 'dtypeOf'
   throw new KernelError(kernel, `expected a view of a Float32Array or Float64Array, got ${name}`);
 }
 
+/**
+ * Small arrays are carved out of shared 64 KiB slabs instead of each getting an ArrayBuffer of
+ * their own. V8 allocates a typed array over 64 bytes with a separate backing store, which cost
+ * about 0.7 µs for 400 floats on the machine this was written on, against about 0.1 µs for a
+ * view into an existing buffer; autodiff on small models allocates dozens of such arrays per
+ * step. Slab memory is never reused while any view into it is alive, so a fresh view is zeros.
+ *
+ * NOTE: one long-lived small array keeps its whole 64 KiB slab alive. Code that keeps many
+ * small arrays from different steps (a tensor per step in a list, say) should copy them out
+ * with `Float32Array.from` or keep plain numbers.
+ */
+const SLAB_BYTES = 1 << 16;
+const SLAB_MAX_ARRAY_BYTES = 2048;
+/** Typed arrays up to this size live inside the JS object itself in V8, which is already fast. */
+const IN_OBJECT_BYTES = 64;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
 /** Returns a new zero-filled typed array of the given dtype. */
 export function allocateData(dtype: Dtype, size: number): FloatArray {
-  return dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
+  const bytesPerElement = dtype === 'float32' ? 4 : 8;
+  const bytes = size * bytesPerElement;
+  if (bytes <= IN_OBJECT_BYTES || bytes > SLAB_MAX_ARRAY_BYTES) {
+    return dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
+  }
+
+  if (slabUsed + bytes > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const view = dtype === 'float32' ? new Float32Array(slab, slabUsed, size) : new Float64Array(slab, slabUsed, size);
+  // Keep every view 8-byte aligned, as a Float64Array requires.
+  slabUsed += (bytes + 7) & ~7;
+  return view;
 }
 
 /** Returns a new zero-filled, contiguous row-major ndarray. */
