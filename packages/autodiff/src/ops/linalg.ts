@@ -1,0 +1,79 @@
+/**
+ * Matrix product. VJP for C = A·B: dA = grad·Bᵀ and dB = Aᵀ·grad, each summed back over the
+ * batch axes that broadcasting added. The transposes are views, read in place by the GEMM.
+ */
+import * as k from '@metagrad/kernels';
+import { record } from '../graph';
+import { Tensor } from '../tensor';
+import { requireTensor } from './operands';
+import { sum } from './reduction';
+import { reshape, sumToShape, transpose } from './shape';
+
+/**
+ * Matrix product with NumPy's matmul rules: [..., M, K] x [..., K, N] -> [..., M, N] with
+ * broadcast batch axes; a 1-D operand is a vector and its axis is removed from the result.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireTensor('matmul', a, 'first operand');
+  requireTensor('matmul', b, 'second operand');
+  if (a.dtype !== b.dtype) {
+    throw new Error(`matmul: dtypes differ: a is ${a.dtype} ${k.formatShape(a.shape)} and b is ${b.dtype} ${k.formatShape(b.shape)}; convert one with .to()`);
+  }
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new Error(`matmul: operands must have at least one axis, got a ${k.formatShape(a.shape)} and b ${k.formatShape(b.shape)}; use mul for scalars`);
+  }
+
+  // Vectors become matrices here, so that the VJP below only deals with matrices.
+  if (a.ndim === 1 || b.ndim === 1) {
+    const left = a.ndim === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const right = b.ndim === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const product = matmul(left, right);
+    const shape = product.shape.slice();
+    if (b.ndim === 1) shape.pop();
+    if (a.ndim === 1) shape.splice(shape.length - (b.ndim === 1 ? 1 : 2), 1);
+    return reshape(product, shape);
+  }
+
+  const result = Tensor.fromView(k.matmul(a, b));
+  return record('matmul', result, [a, b], (grad) => [
+    a.requiresGrad ? sumToShape(matmul(grad, transpose(b)), a.shape) : null,
+    b.requiresGrad ? sumToShape(matmul(transpose(a), grad), b.shape) : null,
+  ]);
+}
+
+/**
+ * Affine map x·Wᵀ + b over the last axis, as PyTorch's F.linear: x [..., in], weight
+ * [out, in], bias [out] or none; returns [..., out]. One op instead of three (transpose, matmul,
+ * add), which matters for small layers where per-op overhead dominates.
+ * VJP: dx = grad·W, dW = gradᵀ·x and db = sum of grad, with leading axes flattened.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  requireTensor('linear', x, 'input');
+  requireTensor('linear', weight, 'weight');
+  const inFeatures = x.shape[x.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== inFeatures || x.ndim === 0) {
+    throw new Error(
+      `linear: weight ${k.formatShape(weight.shape)} does not fit input ${k.formatShape(x.shape)}; ` +
+        'weight must be [outFeatures, inFeatures] with inFeatures equal to the last axis of the input',
+    );
+  }
+  const outFeatures = weight.shape[0];
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outFeatures)) {
+    throw new Error(`linear: bias must have shape [${outFeatures}], got ${k.formatShape(bias.shape)}`);
+  }
+
+  const weightT = { data: weight.data, shape: [inFeatures, outFeatures], stride: [weight.stride[1], weight.stride[0]], offset: weight.offset };
+  const product = k.matmul(x, weightT);
+  if (bias) k.add(product, bias, product);
+  const result = Tensor.fromView(product);
+
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record('linear', result, inputs, (grad) => {
+    const rows = reshape(grad, [-1, outFeatures]);
+    return [
+      x.requiresGrad ? matmul(grad, weight) : null,
+      weight.requiresGrad ? matmul(transpose(rows), reshape(x, [-1, inFeatures])) : null,
+      bias?.requiresGrad ? sum(rows, 0) : null,
+    ];
+  });
+}
