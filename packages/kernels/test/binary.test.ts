@@ -1,40 +1,21 @@
 import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
 import {
-  type Dtype, type FloatArray, KernelError, type StridedView, add, cast, div, equal, greater, greaterEqual, less, lessEqual, maximum,
-  minimum, mul, notEqual, pow, sizeOf, sub, where,
+  type Dtype, type FloatArray, KernelError, type StridedView, add, cast, div, equal, greater, greaterEqual, less,
+  lessEqual, maximum, minimum, mul, notEqual, pow, sizeOf, sub, where,
 } from '@metagrad/kernels';
 import {
-  changedOutside, dtypeArb, expectClose, flatIndex, indicesOf, inputLayoutArb, inputView, type InputLayout, makeView,
-  outKindArb, outView, roundTo, shapeArb, toFlat, tolerance,
+  broadcastableShapeArb, changedOutside, dtypeArb, expectClose, flatIndex, indicesOf, inputLayoutArb, inputView,
+  type InputLayout, makeView, outKindArb, outView, referenceBroadcastShape, roundTo, shapeArb, toFlat, tolerance,
 } from './helpers';
 
 type BinaryKernel = (a: NdArray<FloatArray>, b: NdArray<FloatArray>, out?: NdArray<FloatArray>) => NdArray<FloatArray>;
-
-/** Computes the result shape by NumPy's rule: shapes align at the last axis, and each axis is equal or 1. */
-function referenceBroadcastShape(...shapes: number[][]): number[] {
-  const ndim = Math.max(...shapes.map((shape) => shape.length));
-  const result: number[] = [];
-  for (let axis = 0; axis < ndim; axis++) {
-    const sizes = shapes.map((shape) => shape[shape.length - ndim + axis] ?? 1);
-    const larger = sizes.filter((dim) => dim !== 1);
-    result.push(larger.length === 0 ? 1 : larger[0]);
-  }
-  return result;
-}
 
 /** Reads the element of a row-major operand of `shape` that broadcasting places at `resultIndex`. */
 function readBroadcast(values: number[], shape: number[], resultIndex: number[]): number {
   const lead = resultIndex.length - shape.length;
   const index = shape.map((dim, axis) => (dim === 1 ? 0 : resultIndex[lead + axis]));
   return values[flatIndex(shape, index)];
-}
-
-/** Generates a shape that broadcasts to `shape`, with some leading axes dropped and some axes set to 1. */
-function operandShapeArb(shape: number[]): fc.Arbitrary<number[]> {
-  return fc
-    .tuple(fc.nat(shape.length), fc.array(fc.boolean(), { minLength: shape.length, maxLength: shape.length }))
-    .map(([drop, ones]) => shape.slice(drop).map((dim, i) => (ones[drop + i] ? 1 : dim)));
 }
 
 /** Finite values, small integers (so that comparisons see ties) and occasional NaN or infinities. */
@@ -53,7 +34,7 @@ interface Operand {
 }
 
 function operandArb(resultShape: number[]): fc.Arbitrary<Operand> {
-  return operandShapeArb(resultShape).chain((shape) =>
+  return broadcastableShapeArb(resultShape).chain((shape) =>
     fc.record({
       shape: fc.constant(shape),
       values: fc.array(elementArb, { minLength: sizeOf(shape), maxLength: sizeOf(shape) }),
@@ -105,7 +86,7 @@ describe('binary kernels', () => {
         (dtype, [left, right], outKind) => {
           const a = viewOfOperand(dtype, left);
           const b = viewOfOperand(dtype, right);
-          const shape = referenceBroadcastShape(left.shape, right.shape);
+          const shape = referenceBroadcastShape([left.shape, right.shape]);
           const out = outView(dtype, shape, outKind);
           const result = run(a, b, out);
 
@@ -218,7 +199,7 @@ describe('where', () => {
           const condition = conditionOf(viewOfOperand('float64', { ...conditionOperand, values: conditionValues }), conditionType);
           const a = viewOfOperand(dtype, left);
           const b = viewOfOperand(dtype, right);
-          const shape = referenceBroadcastShape(conditionShape, left.shape, right.shape);
+          const shape = referenceBroadcastShape([conditionShape, left.shape, right.shape]);
           const out = outView(dtype, shape, outKind);
           const result = where(condition, a, b, out);
 

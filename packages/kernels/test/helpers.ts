@@ -237,3 +237,22 @@ export function dot(a: readonly number[], b: readonly number[]): number {
 export function shapeAndValuesArb(minNdim: number, maxNdim: number, maxDim = 5, range = 10): fc.Arbitrary<[number[], number[]]> {
   return shapeArb(minNdim, maxNdim, maxDim).chain((shape) => fc.tuple(fc.constant(shape), valuesArb(sizeOf(shape), range)));
 }
+
+/** Generates a shape that broadcasts to `shape`, with some leading axes dropped and some axes set to 1. */
+export function broadcastableShapeArb(shape: number[]): fc.Arbitrary<number[]> {
+  return fc
+    .tuple(fc.nat(shape.length), fc.array(fc.boolean(), { minLength: shape.length, maxLength: shape.length }))
+    .map(([drop, ones]) => shape.slice(drop).map((dim, i) => (ones[drop + i] ? 1 : dim)));
+}
+
+/** Computes the broadcast shape by NumPy's rule: shapes align at the last axis, and each axis is equal or 1 in every shape. */
+export function referenceBroadcastShape(shapes: number[][]): number[] {
+  const ndim = Math.max(0, ...shapes.map((shape) => shape.length));
+  const result: number[] = [];
+  for (let axis = 0; axis < ndim; axis++) {
+    const sizes = shapes.map((shape) => shape[shape.length - ndim + axis] ?? 1);
+    const others = sizes.filter((dim) => dim !== 1);
+    result.push(others.length === 0 ? 1 : others[0]);
+  }
+  return result;
+}
