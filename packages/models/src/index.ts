@@ -1,1 +1,23 @@
-export {};
+/**
+ * @metagrad/models: modules, layers, losses, optimizers and ready-made models, with PyTorch's
+ * names, layouts and defaults so that weights move between the two unchanged.
+ */
+export { Module, functionalCall } from './module';
+export { ModuleList, Sequential } from './container';
+export * as init from './init';
+export { type LayerOptions } from './layers/common';
+export { Flatten, Identity, Linear, type LinearOptions } from './layers/linear';
+export { AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2d } from './layers/conv';
+export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from './layers/activation';
+export { Dropout } from './layers/dropout';
+export {
+  type BceOptions, type CrossEntropyOptions, type NllOptions, type Reduction, type Targets,
+  binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, nllLoss,
+} from './losses';
+export { Optimizer, type OptimizerState } from './optim/optimizer';
+export { SGD, type SgdOptions } from './optim/sgd';
+export { Adam, AdamW, type AdamOptions } from './optim/adam';
+export { RMSprop, type RmspropOptions } from './optim/rmsprop';
+export { CosineAnnealingLR, LinearWarmupLR, LRScheduler, StepLR } from './optim/schedulers';
+export { clipGradNorm } from './optim/clip';
+export { referenceCnn } from './zoo/reference-cnn';

@@ -1,0 +1,283 @@
+/**
+ * Module: the base class of every layer and model, with PyTorch's conventions. A module owns
+ * named parameters (tensors that training updates), buffers (state that is saved but not
+ * trained, such as BatchNorm's running mean) and submodules, so that `namedParameters()`
+ * returns dotted names like `0.weight` or `layers.1.self_attn.in_proj_weight`.
+ *
+ * Layers read their parameters through `this.parameter(name)` at call time. That indirection
+ * is what lets `functionalCall` run the same forward code with other tensors, for example the
+ * adapted weights of an inner meta-learning loop.
+ */
+import { type Tensor, noGrad } from '@metagrad/autodiff';
+import { formatShape, isContiguous } from '@metagrad/kernels';
+
+export abstract class Module {
+  /** Whether the module is in training mode (Dropout active, BatchNorm updating its statistics). */
+  training = true;
+  private readonly parameterSlots = new Map<string, Tensor | null>();
+  private readonly bufferSlots = new Map<string, Tensor | null>();
+  private readonly moduleSlots = new Map<string, Module>();
+
+  /** Computes the module's output. Subclasses define the inputs. */
+  abstract forward(...inputs: never[]): unknown;
+
+  // Registration
+
+  /** Registers a trainable tensor under `name` and returns it. The tensor is set to require gradients. */
+  protected registerParameter(name: string, value: Tensor | null): Tensor | null {
+    checkName(name, this);
+    if (value) {
+      value.requiresGrad_(true);
+      value.name ??= name;
+    }
+    this.parameterSlots.set(name, value);
+    return value;
+  }
+
+  /** Registers a state tensor under `name` that `stateDict()` saves but optimizers do not update. */
+  protected registerBuffer(name: string, value: Tensor | null): Tensor | null {
+    checkName(name, this);
+    this.bufferSlots.set(name, value);
+    return value;
+  }
+
+  /** Registers a child module under `name` and returns it. */
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    checkName(name, this);
+    this.moduleSlots.set(name, module);
+    return module;
+  }
+
+  /** Returns the parameter registered as `name`, or the tensor `functionalCall` put in its place. */
+  protected parameter(name: string): Tensor {
+    const value = this.parameterSlots.get(name);
+    if (!value) throw new Error(`${this.constructor.name}: no parameter named '${name}'`);
+    return value;
+  }
+
+  /** Returns the parameter registered as `name`, or null when it was registered as absent (a layer without bias). */
+  protected optionalParameter(name: string): Tensor | null {
+    if (!this.parameterSlots.has(name)) throw new Error(`${this.constructor.name}: no parameter named '${name}'`);
+    return this.parameterSlots.get(name) ?? null;
+  }
+
+  /** Returns the buffer registered as `name`. */
+  protected buffer(name: string): Tensor {
+    const value = this.bufferSlots.get(name);
+    if (!value) throw new Error(`${this.constructor.name}: no buffer named '${name}'`);
+    return value;
+  }
+
+  /** Replaces a buffer's tensor, as BatchNorm does when it updates its running statistics. */
+  protected setBuffer(name: string, value: Tensor): void {
+    if (!this.bufferSlots.has(name)) throw new Error(`${this.constructor.name}: no buffer named '${name}'`);
+    this.bufferSlots.set(name, value);
+  }
+
+  // Traversal
+
+  /** Direct children as [name, module] pairs, in registration order. */
+  namedChildren(): Array<[string, Module]> {
+    return [...this.moduleSlots.entries()];
+  }
+
+  /** Direct children. */
+  children(): Module[] {
+    return [...this.moduleSlots.values()];
+  }
+
+  /** This module and every descendant as [dotted name, module] pairs; this module's name is ''. */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const result: Array<[string, Module]> = [[prefix, this]];
+    for (const [name, child] of this.moduleSlots) result.push(...child.namedModules(join(prefix, name)));
+    return result;
+  }
+
+  /** This module and every descendant. */
+  modules(): Module[] {
+    return this.namedModules().map(([, module]) => module);
+  }
+
+  /** Every parameter as [dotted name, tensor], this module's first, then each child's in order. */
+  namedParameters(prefix = ''): Array<[string, Tensor]> {
+    const result: Array<[string, Tensor]> = [];
+    for (const [name, value] of this.parameterSlots) if (value) result.push([join(prefix, name), value]);
+    for (const [name, child] of this.moduleSlots) result.push(...child.namedParameters(join(prefix, name)));
+    return result;
+  }
+
+  /** Every parameter, in the order of `namedParameters()`. */
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, value]) => value);
+  }
+
+  /** Every buffer as [dotted name, tensor]. */
+  namedBuffers(prefix = ''): Array<[string, Tensor]> {
+    const result: Array<[string, Tensor]> = [];
+    for (const [name, value] of this.bufferSlots) if (value) result.push([join(prefix, name), value]);
+    for (const [name, child] of this.moduleSlots) result.push(...child.namedBuffers(join(prefix, name)));
+    return result;
+  }
+
+  /** Every buffer. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, value]) => value);
+  }
+
+  /** Total number of parameter elements. */
+  numParameters(): number {
+    return this.parameters().reduce((total, p) => total + p.size, 0);
+  }
+
+  // Modes and gradients
+
+  /** Sets training mode on this module and every descendant, and returns this module. */
+  train(mode = true): this {
+    for (const module of this.modules()) module.training = mode;
+    return this;
+  }
+
+  /** Sets evaluation mode (Dropout off, BatchNorm using its running statistics). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears the `.grad` of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  // State
+
+  /** Parameters and buffers by dotted name, as PyTorch's state_dict. The tensors are the module's own, not copies. */
+  stateDict(): Record<string, Tensor> {
+    const state: Record<string, Tensor> = {};
+    for (const [name, value] of this.namedParameters()) state[name] = value;
+    for (const [name, value] of this.namedBuffers()) state[name] = value;
+    return state;
+  }
+
+  /**
+   * Copies tensors into the parameters and buffers of the same names. Every shape is checked
+   * before anything is copied, so a dict that does not fit changes nothing. With `strict`
+   * (the default), missing and unexpected names are errors too.
+   */
+  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+    const strict = options.strict ?? true;
+    const own = this.stateDict();
+    const missing = Object.keys(own).filter((name) => !(name in state));
+    const unexpected = Object.keys(state).filter((name) => !(name in own));
+    if (strict && (missing.length > 0 || unexpected.length > 0)) {
+      throw new Error(
+        `loadStateDict: the state does not match ${this.constructor.name}: ` +
+          `missing ${missing.length ? missing.join(', ') : 'none'}; unexpected ${unexpected.length ? unexpected.join(', ') : 'none'}. ` +
+          'Pass { strict: false } to load the names that match',
+      );
+    }
+
+    const pairs = Object.keys(own).filter((name) => name in state).map((name) => ({ name, target: own[name], source: state[name] }));
+    for (const { name, target, source } of pairs) {
+      const fits = source.shape.length === target.shape.length && source.shape.every((dim, i) => dim === target.shape[i]);
+      if (!fits) {
+        throw new Error(`loadStateDict: '${name}' has shape ${formatShape(source.shape)} in the state but ${formatShape(target.shape)} in the module; nothing was loaded`);
+      }
+    }
+    noGrad(() => {
+      for (const { target, source } of pairs) copyInto(target, source);
+    });
+    return { missing, unexpected };
+  }
+
+  // Substitution, for functionalCall
+
+  /** Swaps the tensor in a parameter or buffer slot and returns the previous one. */
+  swapTensor(name: string, value: Tensor): Tensor | null {
+    if (this.parameterSlots.has(name)) {
+      const previous = this.parameterSlots.get(name) ?? null;
+      this.parameterSlots.set(name, value);
+      return previous;
+    }
+    if (this.bufferSlots.has(name)) {
+      const previous = this.bufferSlots.get(name) ?? null;
+      this.bufferSlots.set(name, value);
+      return previous;
+    }
+    throw new Error(`${this.constructor.name}: no parameter or buffer named '${name}'`);
+  }
+
+  /** Restores a slot after `swapTensor`, including an absent (null) parameter. */
+  restoreTensor(name: string, value: Tensor | null): void {
+    if (this.parameterSlots.has(name)) this.parameterSlots.set(name, value);
+    else this.bufferSlots.set(name, value);
+  }
+
+  /** A one-line description of this layer's settings, shown by toString (as PyTorch's extra_repr). */
+  describe(): string {
+    return '';
+  }
+
+  /** The module tree with each layer's settings and parameter count. */
+  toString(): string {
+    const lines: string[] = [];
+    const render = (module: Module, name: string, depth: number) => {
+      const label = `${'  '.repeat(depth)}${name ? `(${name}): ` : ''}${module.constructor.name}(${module.describe()})`;
+      const own = [...module.parameterSlots.values()].reduce((total, p) => total + (p ? p.size : 0), 0);
+      lines.push(own > 0 ? `${label}  # ${own.toLocaleString('en-US')} parameters` : label);
+      for (const [childName, child] of module.moduleSlots) render(child, childName, depth + 1);
+    };
+    render(this, '', 0);
+    lines.push(`Total parameters: ${this.numParameters().toLocaleString('en-US')}`);
+    return lines.join('\n');
+  }
+}
+
+function join(prefix: string, name: string): string {
+  return prefix ? `${prefix}.${name}` : name;
+}
+
+function checkName(name: string, module: Module): void {
+  if (name === '' || name.includes('.')) {
+    throw new Error(`${module.constructor.name}: invalid name '${name}'; names must be non-empty and contain no '.'`);
+  }
+}
+
+/** Copies source's values into target's buffer, converting the dtype if needed. */
+function copyInto(target: Tensor, source: Tensor): void {
+  if (!isContiguous(target)) {
+    throw new Error(`loadStateDict: cannot copy into a non-contiguous tensor of shape ${formatShape(target.shape)}`);
+  }
+  const values = source.dtype === target.dtype ? source.toTypedArray() : source.to(target.dtype).toTypedArray();
+  target.data.set(values, target.offset);
+}
+
+/**
+ * Runs `module.forward(...inputs)` with the given tensors in place of the module's parameters
+ * and buffers, by dotted name, without changing the module: the previous tensors are restored
+ * afterwards, even if forward throws. Names not given keep the module's own tensors.
+ *
+ * This is how meta-learning differentiates through adapted weights:
+ * const adapted = Object.fromEntries(model.namedParameters().map(([n, p], i) => [n, p.sub(grads[i].mul(lr))]));
+ * const out = functionalCall(model, adapted, x);
+ */
+export function functionalCall<M extends Module>(
+  module: M,
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  ...inputs: Parameters<M['forward']>
+): ReturnType<M['forward']> {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const modules = new Map(module.namedModules());
+  const swaps = entries.map(([path, value]) => {
+    const cut = path.lastIndexOf('.');
+    const owner = modules.get(cut < 0 ? '' : path.slice(0, cut));
+    if (!owner) throw new Error(`functionalCall: no submodule '${path.slice(0, cut)}' for '${path}' in ${module.constructor.name}`);
+    return { owner, name: path.slice(cut + 1), value };
+  });
+
+  const restored: Array<{ owner: Module; name: string; previous: Tensor | null }> = [];
+  try {
+    for (const { owner, name, value } of swaps) restored.push({ owner, name, previous: owner.swapTensor(name, value) });
+    return (module.forward as (...args: unknown[]) => ReturnType<M['forward']>)(...inputs);
+  } finally {
+    for (const { owner, name, previous } of restored.reverse()) owner.restoreTensor(name, previous);
+  }
+}
