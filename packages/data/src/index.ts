@@ -10,3 +10,7 @@ export {
   DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, FASHION_MNIST_NORMALIZATION, MNIST_NORMALIZATION, type MnistOptions,
   loadFashionMnist, loadMnist,
 } from './mnist';
+export { type BatchSource, DataLoader, type DataLoaderOptions } from './data-loader';
+export {
+  type ImageBatch, type ImageBatchOptions, type ImageTransform, type TransformContext, imageBatches, imageLoader,
+} from './image-batches';
