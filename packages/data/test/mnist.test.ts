@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, loadFashionMnist, loadMnist } from '@metagrad/data';
+import { DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type ImageDataset, loadFashionMnist, loadMnist } from '@metagrad/data';
 import { makeTempDir } from './helpers';
 
 describe('loadMnist', () => {
@@ -15,19 +15,21 @@ describe('loadMnist', () => {
     expect(train.labels[0]).toBe(5);
   });
 
-  test('test split', () => {
-    const test = loadMnist({ split: 'test' });
+  let testSplit: ImageDataset;
+  beforeAll(() => {
+    testSplit = loadMnist({ split: 'test' });
+  });
 
-    expect(test.count).toBe(10_000);
-    expect([test.height, test.width]).toEqual([28, 28]);
-    expect(test.name).toBe('mnist-test');
-    expect(test.labels[0]).toBe(7);
-    expect(Array.from(test.labels.subarray(0, 5))).toEqual([7, 2, 1, 0, 4]);
+  test('test split', () => {
+    expect(testSplit.count).toBe(10_000);
+    expect([testSplit.height, testSplit.width]).toEqual([28, 28]);
+    expect(testSplit.name).toBe('mnist-test');
+    expect(testSplit.labels[0]).toBe(7);
+    expect(Array.from(testSplit.labels.subarray(0, 5))).toEqual([7, 2, 1, 0, 4]);
   });
 
   test('first test image is drawn on black', () => {
-    const test = loadMnist({ split: 'test' });
-    const first = test.images.subarray(0, 28 * 28);
+    const first = testSplit.images.subarray(0, 28 * 28);
 
     // The corners are background, and the stroke reaches full intensity somewhere.
     expect(first[0]).toBe(0);
