@@ -96,7 +96,8 @@ export function imageBatches(dataset: ImageDataset, options: ImageBatchOptions =
 /**
  * Creates a DataLoader over the images of `dataset`: imageBatches and DataLoader in one call.
  *
- * const loader = imageLoader(loadMnist({ split: 'train' }), { batchSize: 64, shuffle: true, seed: 0, normalize: MNIST_NORMALIZATION });
+ * const train = loadMnist({ split: 'train' });
+ * const loader = imageLoader(train, { batchSize: 64, shuffle: true, seed: 0, normalize: MNIST_NORMALIZATION });
  * for (const { x, y } of loader) { ... } // x: [64, 1, 28, 28], y: [64]
  */
 export function imageLoader(dataset: ImageDataset, options: DataLoaderOptions & ImageBatchOptions = {}): DataLoader<ImageBatch> {
@@ -111,8 +112,8 @@ function scaleImage(bytes: Uint8Array): Float32Array {
 }
 
 /**
- * Tabulates the normalised value of each byte, so images without a transform take one lookup per pixel.
- * It scales through float32 as scaleImage does, so both paths give the same floats.
+ * Tabulates the normalised value of each byte, so images without a transform take one lookup per
+ * pixel. It scales through float32 as scaleImage does, so both paths give the same floats.
  */
 function byteTable(mean: number, std: number): Float32Array {
   const table = new Float32Array(256);
