@@ -100,7 +100,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - x.ndim;
   const resolved = shape.map((dim, i) => (dim === -1 && i >= lead ? x.shape[i - lead] : dim));
   if (resolved.length === x.ndim && resolved.every((dim, i) => dim === x.shape[i])) return x;
-  const result = Tensor.fromView(k.broadcastTo(x, resolved));
+  const result = viewOf(x, resolved, k.broadcastStrides('expand', x, resolved), x.offset);
   return record('expand', result, [x], (grad) => [sumToShape(grad, x.shape)]);
 }
 
