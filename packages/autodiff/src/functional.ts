@@ -70,9 +70,14 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   });
 }
 
-/** A tensor argument to differentiate with respect to, and whether the caller is itself being differentiated. */
+/**
+ * A tensor argument to differentiate with respect to, and whether the caller is itself being
+ * differentiated. Inside an outer transformation the argument is a recorded clone of x. The
+ * inner gradient then counts only the uses of the argument, not the uses of x that f closes
+ * over, and the outer transformation still differentiates through the clone back to x.
+ */
 function primal(x: Tensor): { tensor: Tensor; nested: boolean } {
-  if (x.requiresGrad && isGradEnabled()) return { tensor: x, nested: true };
+  if (x.requiresGrad && isGradEnabled()) return { tensor: ops.clone(x), nested: true };
   return { tensor: x.detach().requiresGrad_(true), nested: false };
 }
 
