@@ -56,8 +56,9 @@ export function variance(x: Tensor, axes?: Axes, keepDims = false, correction = 
 }
 
 /**
- * Standard deviation: sqrt of `variance`. Its gradient is infinite where the deviation is 0
- * (for example for equal values), as in PyTorch.
+ * Standard deviation: sqrt of `variance`. Its gradient is NaN where the deviation is 0 (for
+ * example for equal values), because the infinite derivative of sqrt at 0 meets the zero
+ * gradient of `variance` there.
  */
 export function std(x: Tensor, axes?: Axes, keepDims = false, correction = 1): Tensor {
   return sqrt(variance(x, axes, keepDims, correction));
