@@ -34,13 +34,19 @@ export class Node {
 }
 
 /**
+ * Whether a VJP is running. Anomaly detection then skips the ops inside it and checks the
+ * gradients the VJP returns instead, so that its error names the op being differentiated.
+ */
+let insideVjp = false;
+
+/**
  * Attaches a node to `result` when graph recording is on and some input requires gradients,
  * and returns `result`. Every differentiable op ends with this call.
  */
 export function record(op: string, result: Tensor, inputs: Tensor[], vjp: Vjp): Tensor {
   const anomaly = isAnomalyEnabled();
   const createdAt = anomaly ? callSite() : undefined;
-  if (anomaly) checkFinite(`forward of '${op}'`, result, createdAt);
+  if (anomaly && !insideVjp) checkFinite(`forward of '${op}'`, result, createdAt);
 
   if (!isGradEnabled()) return result;
   let needed = false;
@@ -93,7 +99,7 @@ export function runBackward(
       if (grad === undefined) continue;
       if (!keep.has(tensor)) grads.delete(tensor);
 
-      const inputGrads = node.vjp!(grad);
+      const inputGrads = runVjp(node, grad);
       onStep?.(tensor, node, grad, inputGrads);
       node.inputs.forEach((input, i) => {
         if (!input.requiresGrad) return;
@@ -107,6 +113,16 @@ export function runBackward(
     return grads;
   } finally {
     setGradEnabled(previous);
+  }
+}
+
+function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | null> {
+  const previous = insideVjp;
+  insideVjp = true;
+  try {
+    return node.vjp!(grad);
+  } finally {
+    insideVjp = previous;
   }
 }
 
