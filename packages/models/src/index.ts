@@ -10,6 +10,8 @@ export { Flatten, Identity, Linear, type LinearOptions } from './layers/linear';
 export { AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2d } from './layers/conv';
 export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from './layers/activation';
 export { Dropout } from './layers/dropout';
+export { causalMask, type NestedMask } from './layers/attention-mask';
+export { type AttentionOptions, type AttentionResult, MultiheadAttention, type MultiheadAttentionOptions } from './layers/attention';
 export {
   type BceOptions, type CrossEntropyOptions, type NllOptions, type Reduction, type Targets,
   binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, nllLoss,
