@@ -113,20 +113,24 @@ export function fromNdarray(view: StridedView | NdArray<FloatArray>, options: Om
 
 /** A tensor of the given shape filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  checkShape('full', shape);
-  const data = allocateData(checkDtype('full', options.dtype ?? 'float32'), sizeOf(shape));
+  return filled('full', shape, value, options);
+}
+
+function filled(caller: string, shape: readonly number[], value: number, options: TensorOptions): Tensor {
+  checkShape(caller, shape);
+  const data = allocateData(checkDtype(caller, options.dtype ?? 'float32'), sizeOf(shape));
   if (value !== 0) data.fill(value);
   return finish(data, shape, options);
 }
 
 /** A tensor of zeros. */
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 /** A tensor of ones. */
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 /** Zeros with the shape and dtype of `like`. */
