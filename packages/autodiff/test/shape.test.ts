@@ -155,6 +155,12 @@ describe('expand and sumToShape', () => {
     checkGradients((t) => expand(t, [2, -1, 4]), [x]);
   });
 
+  test('expand with -1 on a new axis is rejected', () => {
+    expect(() => expand(leaf([1, 2, 3], [3]), [-1, 3])).toThrow(
+      'expand: cannot expand shape [3] to [-1, 3]; sizes must be non-negative integers, and -1 (keep the size) only fits an existing axis, not a new leading one',
+    );
+  });
+
   test('sumToShape to generated shapes', () => {
     fc.assert(
       fc.property(pairArb.chain(([full, small]) => fc.tuple(leafArb(full), fc.constant(small))), ([x, small]) => {

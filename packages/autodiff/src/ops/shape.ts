@@ -99,6 +99,12 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - x.ndim;
   const resolved = shape.map((dim, i) => (dim === -1 && i >= lead ? x.shape[i - lead] : dim));
+  if (resolved.some((dim) => !Number.isInteger(dim) || dim < 0)) {
+    throw new Error(
+      `expand: cannot expand shape ${formatShape(x.shape)} to ${formatShape(shape)}; ` +
+        'sizes must be non-negative integers, and -1 (keep the size) only fits an existing axis, not a new leading one',
+    );
+  }
   if (resolved.length === x.ndim && resolved.every((dim, i) => dim === x.shape[i])) return x;
   const result = viewOf(x, resolved, k.broadcastStrides('expand', x, resolved), x.offset);
   return record('expand', result, [x], (grad) => [sumToShape(grad, x.shape)]);
