@@ -177,6 +177,19 @@ describe('embedding', () => {
     expect(valuesOf(weight.grad!)).toEqual([0, 0, 0, 0, 2, 2]);
   });
 
+  test('negative paddingIdx counts from the last row', () => {
+    const weight = leaf([1, 2, 3, 4, 5, 6], [3, 2]);
+    embedding([2, 0, 2], weight, { paddingIdx: -1 }).sum().backward();
+    expect(valuesOf(weight.grad!)).toEqual([1, 1, 0, 0, 0, 0]);
+  });
+
+  test('paddingIdx out of range is rejected', () => {
+    const weight = leaf([1, 2, 3, 4, 5, 6], [3, 2]);
+    const message = 'embedding: paddingIdx 3 is out of range for a weight with 3 rows; use an index in [-3, 2]';
+    expect(() => embedding([0], weight, { paddingIdx: 3 })).toThrow(message);
+    expect(() => embedding([0], weight, { paddingIdx: -4 })).toThrow('embedding: paddingIdx -4 is out of range');
+  });
+
   test('weight that is not 2-D is rejected', () => {
     expect(() => embedding([0], leaf([1, 2], [2]))).toThrow('embedding: weight must be 2-D [numEmbeddings, dim], got shape [2]');
   });

@@ -70,7 +70,10 @@ export function scatterAdd(target: Tensor, axis: number, index: IndexLike, src: 
 
 /** Options of `embedding`. */
 export interface EmbeddingOptions {
-  /** Index whose row gets no gradient, as in PyTorch: padding tokens leave their vector unchanged. */
+  /**
+   * Index whose row gets no gradient, as in PyTorch: padding tokens leave their vector unchanged.
+   * A negative index counts back from the end, so -1 is the last row.
+   */
   paddingIdx?: number;
 }
 
@@ -88,7 +91,7 @@ export function embedding(indices: IndexLike, weight: Tensor, options: Embedding
   const rows = Tensor.fromView(k.gather(weight, flat, 0));
   const result = new Tensor(rows.data, [...view.shape, weight.shape[1]]);
 
-  const { paddingIdx } = options;
+  const paddingIdx = resolvePaddingIdx(options.paddingIdx, weight.shape[0]);
   return record('embedding', result, [weight], (grad) => {
     const gradRows = reshape(grad, [flatIds.length, weight.shape[1]]);
     const zeros = filledLike(0, grad, weight.shape);
@@ -98,4 +101,12 @@ export function embedding(indices: IndexLike, weight: Tensor, options: Embedding
     const keptIds = kept.map((position) => flatIds[position]);
     return [indexAdd(zeros, 0, keptIds, indexSelect(gradRows, 0, kept))];
   });
+}
+
+function resolvePaddingIdx(paddingIdx: number | undefined, rows: number): number | undefined {
+  if (paddingIdx === undefined) return undefined;
+  if (!Number.isInteger(paddingIdx) || paddingIdx < -rows || paddingIdx >= rows) {
+    throw new Error(`embedding: paddingIdx ${paddingIdx} is out of range for a weight with ${rows} rows; use an index in [${-rows}, ${rows - 1}]`);
+  }
+  return paddingIdx < 0 ? paddingIdx + rows : paddingIdx;
 }
