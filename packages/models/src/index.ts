@@ -26,3 +26,7 @@ export { RMSprop, type RmspropOptions } from './optim/rmsprop';
 export { CosineAnnealingLR, LinearWarmupLR, LRScheduler, StepLR } from './optim/schedulers';
 export { clipGradNorm } from './optim/clip';
 export { referenceCnn } from './zoo/reference-cnn';
+export {
+  MAX_HEADER_BYTES, type ParseSafetensorsOptions, type SafetensorsContent, SafetensorsError, parseSafetensors, serializeSafetensors,
+} from './safetensors';
+export { loadSafetensors, saveSafetensors } from './safetensors-node';
