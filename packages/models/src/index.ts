@@ -11,6 +11,10 @@ export { AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2d } from './layers/
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding';
 export { LayerNorm, type LayerNormOptions } from './layers/layer-norm';
 export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './layers/batch-norm';
+export {
+  GRU, LSTM, type LSTMOutput, type LSTMState, RecurrentBase, type RecurrentOptions, type RecurrentOutput, RNN, type RNNOptions,
+  type SequenceOptions,
+} from './layers/recurrent';
 export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from './layers/activation';
 export { Dropout } from './layers/dropout';
 export { causalMask, type NestedMask } from './layers/attention-mask';
