@@ -34,3 +34,4 @@ export {
   MAX_HEADER_BYTES, type ParseSafetensorsOptions, type SafetensorsContent, SafetensorsError, parseSafetensors, serializeSafetensors,
 } from './safetensors';
 export { loadSafetensors, saveSafetensors } from './safetensors-node';
+export { LSTMClassifier, type LSTMClassifierOptions, lstmClassifier } from './zoo/lstm-classifier';
