@@ -209,3 +209,41 @@ describe('jacobian and hessian', () => {
     expect(values.filter((v) => v !== 0).length).toBe(6);
   });
 });
+
+describe('transformations nested in gradOf', () => {
+  const x = constant([1.5, -0.5], [2]);
+  const v = constant([2, 3], [2]);
+  const cube = (t: Tensor) => t.pow(3);
+  const quartic = (t: Tensor) => t.pow(4).sum();
+
+  test('jvp', () => {
+    // d/dx sum(3 x^2 v) = 6 x v.
+    expect(valuesOf(gradOf((t) => jvp(cube, [t], [v])[1].sum())(x) as Tensor)).toEqual([18, -9]);
+  });
+
+  test('vjp', () => {
+    expect(valuesOf(gradOf((t) => vjp(cube, t)[1](v)[0].sum())(x) as Tensor)).toEqual([18, -9]);
+  });
+
+  test('hvp', () => {
+    // d/dx sum(12 x^2 v) = 24 x v.
+    expect(valuesOf(gradOf((t) => hvp(quartic, t, v).sum())(x) as Tensor)).toEqual([72, -36]);
+  });
+
+  test('hessian', () => {
+    // The Hessian of sum(x^4) is diag(12 x^2), and d/dx of its sum is 24 x.
+    expect(valuesOf(gradOf((t) => hessian(quartic, t).sum())(x) as Tensor)).toEqual([36, -12]);
+  });
+
+  test('valueAndGrad closing over the outer argument', () => {
+    // The inner gradient of sum(a * b) in b is a, at b = a, so f(a) = sum(a) * sum(a^2).
+    const f = (a: Tensor) => {
+      const [value, g] = valueAndGrad((b: Tensor) => a.mul(b).sum())(a);
+      return (g as Tensor).mul(value).sum();
+    };
+    const [value, g] = valueAndGrad(f)(x);
+    expect(value.item()).toBe(2.5);
+    // d/da = sum(a^2) + 2 a sum(a).
+    expect(valuesOf(g as Tensor)).toEqual([5.5, 1.5]);
+  });
+});

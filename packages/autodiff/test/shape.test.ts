@@ -119,6 +119,10 @@ describe('transpose and permute', () => {
     expect(valuesOf(x.T)).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
+  test('T of a 3-D tensor is rejected', () => {
+    expect(() => leaf([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]).T).toThrow('T: expected a 2-D tensor, got shape [2, 2, 2]; use transpose(axisA, axisB) or permute()');
+  });
+
   test('permute by generated orders', () => {
     const arb = shapedLeafArb(0, 4).chain((x) => fc.tuple(fc.constant(x), fc.shuffledSubarray(x.shape.map((_, axis) => axis), { minLength: x.ndim, maxLength: x.ndim })));
     fc.assert(
