@@ -297,6 +297,10 @@ describe('recurrent input checks', () => {
     expect(() => lstm.forward(normal([4, 2, 5], 1))).toThrow('LSTM: input must be [T, N, inputSize] or unbatched [T, inputSize] with inputSize 2, got [4, 2, 5]');
   });
 
+  test('empty sequence', () => {
+    expect(() => lstm.forward(normal([0, 2, 2], 1))).toThrow('LSTM: input [0, 2, 2] is empty; it needs at least one step and one sequence');
+  });
+
   test('wrong initial state shape', () => {
     const state = { hidden: normal([1, 2, 3], 1), cell: normal([2, 2, 3], 2) };
     expect(() => lstm.forward(normal([4, 2, 2], 1), state)).toThrow(/initial state must have shape \[2, 2, 3\].*got \[1, 2, 3\]/);

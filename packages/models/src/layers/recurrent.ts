@@ -94,12 +94,8 @@ export abstract class RecurrentBase extends Module {
   readonly dropout: number;
   private readonly dropoutGenerator: Generator;
 
-  constructor(
-    readonly inputSize: number,
-    readonly hiddenSize: number,
-    private readonly gates: number,
-    options: RecurrentOptions,
-  ) {
+  /** `gates` is the number of [hidden]-sized gate blocks stacked in each weight: 1 for RNN, 4 for LSTM, 3 for GRU. */
+  constructor(readonly inputSize: number, readonly hiddenSize: number, gates: number, options: RecurrentOptions) {
     super();
     this.numLayers = options.numLayers ?? 1;
     this.bias = options.bias ?? true;
@@ -238,6 +234,9 @@ export abstract class RecurrentBase extends Module {
       throw new Error(
         `${this.constructor.name}: input must be ${layout} or unbatched [T, inputSize] with inputSize ${this.inputSize}, got ${formatShape(input.shape)}`,
       );
+    }
+    if (input.size === 0) {
+      throw new Error(`${this.constructor.name}: input ${formatShape(input.shape)} is empty; it needs at least one step and one sequence`);
     }
     const dtype = this.parameter(`weight_ih${parameterSuffix(0, 0)}`).dtype;
     if (input.dtype !== dtype) {
