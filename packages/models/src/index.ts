@@ -20,6 +20,12 @@ export { Dropout } from './layers/dropout';
 export { causalMask, type NestedMask } from './layers/attention-mask';
 export { type AttentionOptions, type AttentionResult, MultiheadAttention, type MultiheadAttentionOptions } from './layers/attention';
 export {
+  type EncoderCallOptions, type EncoderLayerCallOptions, TransformerEncoder, TransformerEncoderLayer, type TransformerEncoderLayerOptions,
+  type TransformerEncoderOptions,
+} from './layers/transformer-encoder';
+export { CausalDecoderBlock, type CausalDecoderBlockOptions } from './layers/causal-decoder';
+export { LearnedPositionalEmbedding, type PositionalEncodingOptions, SinusoidalPositionalEncoding } from './layers/positional-encoding';
+export {
   type BceOptions, type CrossEntropyOptions, type NllOptions, type Reduction, type Targets,
   binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, nllLoss,
 } from './losses';
