@@ -3,8 +3,12 @@
  * relative accuracy so that float64 gradient checks of the ops built on them stay exact.
  */
 
-const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
-const ONE_OVER_SQRT_PI = 1 / Math.sqrt(Math.PI);
+// Loops read Math through this module binding, not the global: under Jest's vm sandbox every
+// global lookup in a loop is slow (Math.exp in a loop ran about 35 times slower there).
+const math = Math;
+
+const TWO_OVER_SQRT_PI = 2 / math.sqrt(math.PI);
+const ONE_OVER_SQRT_PI = 1 / math.sqrt(math.PI);
 
 /**
  * The error function erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt.
@@ -13,7 +17,7 @@ const ONE_OVER_SQRT_PI = 1 / Math.sqrt(Math.PI);
  */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
-  const magnitude = Math.abs(x);
+  const magnitude = math.abs(x);
   if (magnitude < 3) return erfSeries(x);
   const value = 1 - erfcContinuedFraction(magnitude);
   return x < 0 ? -value : value;
@@ -40,9 +44,9 @@ function erfSeries(x: number): number {
   for (let n = 1; n < 200; n++) {
     term *= twoXSquared / (2 * n + 1);
     sum += term;
-    if (Math.abs(term) <= 1e-17 * Math.abs(sum)) break;
+    if (math.abs(term) <= 1e-17 * math.abs(sum)) break;
   }
-  return TWO_OVER_SQRT_PI * Math.exp(-x * x) * sum;
+  return TWO_OVER_SQRT_PI * math.exp(-x * x) * sum;
 }
 
 /**
@@ -64,7 +68,7 @@ function erfcContinuedFraction(x: number): number {
     if (c === 0) c = tiny;
     const delta = c * d;
     f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (math.abs(delta - 1) < 1e-16) break;
   }
-  return (ONE_OVER_SQRT_PI * Math.exp(-x * x)) / f;
+  return (ONE_OVER_SQRT_PI * math.exp(-x * x)) / f;
 }
