@@ -36,6 +36,9 @@ export { RMSprop, type RmspropOptions } from './optim/rmsprop';
 export { CosineAnnealingLR, LinearWarmupLR, LRScheduler, StepLR } from './optim/schedulers';
 export { clipGradNorm } from './optim/clip';
 export { referenceCnn } from './zoo/reference-cnn';
+export { type TokenBatch } from './zoo/token-ids';
+export { TransformerClassifier, type TransformerClassifierOptions, transformerClassifier } from './zoo/transformer-classifier';
+export { type GenerateOptions, TransformerLM, type TransformerLMOptions, transformerLM } from './zoo/transformer-lm';
 export {
   MAX_HEADER_BYTES, type ParseSafetensorsOptions, type SafetensorsContent, SafetensorsError, parseSafetensors, serializeSafetensors,
 } from './safetensors';
