@@ -1,7 +1,7 @@
 /**
  * Safetensors files on disk, for Node. The rest of the package runs in browsers too, so this
- * file loads node:fs only inside the functions that need it, and package.json's "browser" field
- * tells bundlers to leave it out of browser builds.
+ * file loads node:fs only inside the functions that need it. The "browser" field of package.json
+ * makes bundlers leave this file out of browser builds.
  */
 import type { Tensor } from '@metagrad/autodiff';
 import { type SafetensorsContent, parseSafetensors, serializeSafetensors } from './safetensors';

@@ -1,6 +1,7 @@
 import { Tensor, grad, gradcheck, gradgradcheck, mul, randn, sum } from '@metagrad/autodiff';
 import {
   CausalDecoderBlock, LayerNorm, TransformerEncoder, TransformerEncoderLayer, type TransformerEncoderLayerOptions, functionalCall,
+  parseSafetensors, serializeSafetensors,
 } from '@metagrad/models';
 import { expectMatches, referenceCases, unpack, unpackState } from './attention-reference';
 
@@ -106,6 +107,23 @@ describe('TransformerEncoderLayer against PyTorch', () => {
     if (attnMask) targets.push(['attnMask', attnMask]);
     const grads = grad(sum(mul(output, unpack(reference.gradOutput))), targets.map(([, t]) => t));
     targets.forEach(([label], i) => expectMatches(grads[i], reference.grads[label], `${name} gradient of ${label}`));
+  });
+});
+
+describe('TransformerEncoder weight files', () => {
+  test('PyTorch weights survive safetensors', () => {
+    const reference = cases.encoderStackWithNorm;
+    const config = reference.config as unknown as EncoderConfig;
+    const build = () =>
+      new TransformerEncoder(new TransformerEncoderLayer(config.dModel, config.nhead, layerOptions(config)), 2, {
+        norm: new LayerNorm(config.dModel, { eps: config.layerNormEps, dtype: 'float64' }),
+      });
+    const bytes = serializeSafetensors(unpackState(reference.state), { source: 'attention_reference.py' });
+
+    const model = build();
+    model.loadStateDict(parseSafetensors(bytes).tensors);
+    const output = model.forward(unpack(reference.inputs.src), { srcKeyPaddingMask: reference.keyPaddingMask ?? undefined });
+    expectMatches(output, reference.output, 'output after a safetensors round trip');
   });
 });
 
