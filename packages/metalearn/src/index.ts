@@ -15,7 +15,10 @@ export {
   TaskBatchLearner, crossEntropyPerTask, expandToTasks, mseLossPerTask, supportsTaskBatching, taskBatchedForward,
 } from './task-batched';
 export { type Batch, HypergradientTuner, type HypergradientOptions } from './hypergradient';
-export { type MeanInterval, formatInterval, meanConfidenceInterval } from './evaluation';
+export {
+  type EvaluationOptions, type MeanInterval, type TaskData, accuracyPerTask, evaluateAdaptation, evaluateTaskBatch, formatInterval,
+  meanConfidenceInterval,
+} from './evaluation';
 export { type Range, type SinusoidOptions, type SinusoidTask, type SinusoidTaskBatch, SinusoidTasks, sinusoidTasks } from './tasks/sinusoid';
 export { type ImageClass, type LabelledImages, type Rotation, copyRotatedImage, imageClasses, splitClasses } from './tasks/image-classes';
 export { type FewShotOptions, type FewShotTask, type FewShotTaskBatch, FewShotTasks, fewShotTasks } from './tasks/few-shot';
