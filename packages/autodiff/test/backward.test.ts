@@ -52,6 +52,22 @@ describe('backward', () => {
     expect(x.grad!.requiresGrad).toBe(false);
   });
 
+  test('.grad of a broadcast gradient is dense', () => {
+    // The VJP of sum broadcasts the seed with stride 0, and .grad must not alias that view.
+    const x = leaf([1, 2, 3, 4, 5, 6], [2, 3]);
+    x.sum().backward();
+    expect(x.grad!.stride).toEqual([3, 1]);
+    expect(x.grad!.data.length).toBe(6);
+    expect(valuesOf(x.grad!)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  test('gradient output of another dtype is rejected', () => {
+    const x = leaf([1, 2], [2]);
+    expect(() => x.mul(2).backward(x.detach().to('float32'))).toThrow(
+      "backward: the gradient output is float32 but the output is float64; convert it with .to('float64')",
+    );
+  });
+
   test('with a gradient output', () => {
     const x = leaf([1, 2, 3], [3]);
     x.mul(x).backward(constant([1, 0, -1], [3]));
