@@ -1,6 +1,48 @@
-/** Entry point of the `metagrad` command. */
-export function main(argv: readonly string[]): void {
-  void argv;
-  process.stderr.write('metagrad: no commands are available yet\n');
-  process.exitCode = 1;
+/** The `metagrad` command: its subcommands, and error handling that prints one clear line. */
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import { addEvalCnnCommand, addPredictCnnCommand, addTrainCnnCommand } from './cnn/commands';
+import { addMamlCommand } from './maml/commands';
+
+/**
+ * Builds the command tree. Parse errors throw a CommanderError instead of exiting, so that
+ * `main` sets the exit code and tests can parse arguments in-process; `output` redirects what
+ * commander prints. Both settings are made before the subcommands exist, because commander
+ * copies them to a subcommand when it is created.
+ */
+export function buildProgram(output: OutputConfiguration = {}): Command {
+  const program = new Command('metagrad')
+    .description('Train, evaluate and inspect neural networks built with metagrad, on real data.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput(output)
+    .showHelpAfterError('(add --help for the options)');
+
+  const train = program.command('train').description('train a model and report its test accuracy');
+  addTrainCnnCommand(train);
+
+  const evaluate = program.command('eval').description('evaluate saved weights on a test set');
+  addEvalCnnCommand(evaluate);
+
+  const predict = program.command('predict').description('classify one input with saved weights');
+  addPredictCnnCommand(predict);
+
+  addMamlCommand(program);
+
+  return program;
+}
+
+/** Runs the command line `argv` (as process.argv: node, script, arguments...). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (or the help text).
+      process.exitCode = error.exitCode;
+      return;
+    }
+    process.stderr.write(`metagrad: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
 }

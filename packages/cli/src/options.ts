@@ -1,0 +1,42 @@
+/**
+ * Parsers for command-line values. Each throws commander's InvalidArgumentError with a message
+ * that names the expected form, so commander prints "error: option '--epochs <n>' argument 'x'
+ * is invalid. ..." and exits with a non-zero code.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** Parses an integer >= 1. */
+export function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 1) {
+    throw new InvalidArgumentError('Expected a whole number of at least 1.');
+  }
+  return parsed;
+}
+
+/** Parses an integer >= 0. */
+export function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed)) {
+    throw new InvalidArgumentError('Expected a whole number of at least 0.');
+  }
+  return parsed;
+}
+
+/** Parses a finite number > 0. */
+export function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError('Expected a number greater than 0, such as 0.001 or 1e-3.');
+  }
+  return parsed;
+}
+
+/** Parses a finite number >= 0. */
+export function nonNegativeNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) {
+    throw new InvalidArgumentError('Expected a number of at least 0.');
+  }
+  return parsed;
+}

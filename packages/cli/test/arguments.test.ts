@@ -1,0 +1,60 @@
+import { CommanderError } from 'commander';
+import { buildProgram } from '@metagrad/cli';
+
+/** Parses a command line in-process and returns what commander printed and the error it threw, if any. */
+async function parse(args: string[]): Promise<{ out: string; err: string; error?: CommanderError }> {
+  let out = '';
+  let err = '';
+  const program = buildProgram({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  try {
+    await program.parseAsync(['node', 'metagrad', ...args]);
+    return { out, err };
+  } catch (error) {
+    if (error instanceof CommanderError) return { out, err, error };
+    throw error;
+  }
+}
+
+describe('metagrad arguments', () => {
+  test('top-level help lists commands', async () => {
+    const { out, error } = await parse(['--help']);
+    expect(error?.code).toBe('commander.helpDisplayed');
+    expect(out).toContain('train');
+    expect(out).toContain('eval');
+    expect(out).toContain('predict');
+  });
+
+  test('train cnn help names each option and unit', async () => {
+    const { out } = await parse(['train', 'cnn', '--help']);
+    for (const text of ['--dataset', '--epochs', 'passes over the training images', '--batch-size', 'images per optimizer step', '--lr', 'learning rate', '--optimizer', '--train-limit', '--seed', '--save', '.safetensors', '--report', 'summary.json']) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test('eval and predict help name their inputs', async () => {
+    expect((await parse(['eval', 'cnn', '--help'])).out).toContain('--weights <file>');
+    const predict = (await parse(['predict', 'cnn', '--help'])).out;
+    expect(predict).toContain('--image <file>');
+    expect(predict).toContain('28x28');
+  });
+
+  test.each([
+    [['train', 'cnn', '--epochs', '0'], "option '--epochs <n>' argument '0' is invalid. Expected a whole number of at least 1."],
+    [['train', 'cnn', '--epochs', '1.5'], 'Expected a whole number of at least 1.'],
+    [['train', 'cnn', '--batch-size', '-3'], "option '--batch-size <n>' argument '-3' is invalid"],
+    [['train', 'cnn', '--lr', 'abc'], "option '--lr <x>' argument 'abc' is invalid. Expected a number greater than 0"],
+    [['train', 'cnn', '--lr', '0'], 'Expected a number greater than 0'],
+    [['train', 'cnn', '--optimizer', 'rmsprop'], 'Allowed choices are adam, sgd.'],
+    [['train', 'cnn', '--seed', 'x'], "option '--seed <n>' argument 'x' is invalid"],
+    [['train', 'cnn', '--bogus'], "unknown option '--bogus'"],
+    [['train', 'rnn'], "unknown command 'rnn'"],
+    [['eval', 'cnn'], "required option '--weights <file>' not specified"],
+    [['predict', 'cnn', '--weights', 'w.safetensors'], "required option '--image <file>' not specified"],
+  ])('rejects %j', async (args, message) => {
+    const { err, error } = await parse(args);
+    expect(error).toBeDefined();
+    expect(error!.exitCode).not.toBe(0);
+    expect(err).toContain(message);
+    expect(err).toContain('(add --help for the options)');
+  });
+});

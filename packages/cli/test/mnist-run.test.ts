@@ -1,0 +1,134 @@
+/**
+ * Runs the real `metagrad` binary on real MNIST, as a user would. The binary runs the compiled
+ * code in dist/, which `npm test` builds before Jest starts.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { loadMnist } from '@metagrad/data';
+
+const binary = join(__dirname, '..', 'bin', 'metagrad.js');
+let workDir: string;
+
+function metagrad(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [binary, ...args], { encoding: 'utf8' });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Writes MNIST test image `index` as a 28x28 gray PNG, optionally inverted (dark digit on white). */
+function writeDigitPng(path: string, index: number, invert: boolean): number {
+  const test = loadMnist({ split: 'test' });
+  const png = new PNG({ width: 28, height: 28 });
+  for (let p = 0; p < 784; p++) {
+    const value = test.images[index * 784 + p];
+    const gray = invert ? 255 - value : value;
+    png.data[4 * p] = png.data[4 * p + 1] = png.data[4 * p + 2] = gray;
+    png.data[4 * p + 3] = 255;
+  }
+  writeFileSync(path, PNG.sync.write(png));
+  return test.labels[index];
+}
+
+beforeAll(() => {
+  if (!existsSync(join(__dirname, '..', 'dist', 'main.js'))) {
+    throw new Error('packages/cli/dist is missing: run `npm run build` (npm test does it) before these tests');
+  }
+  workDir = mkdtempSync(join(tmpdir(), 'metagrad-cli-'));
+});
+
+afterAll(() => {
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('metagrad on MNIST', () => {
+  const weights = () => join(workDir, 'cnn.safetensors');
+  const report = () => join(workDir, 'report');
+
+  test('train cnn on 2,000 images beats 85%', () => {
+    const started = Date.now();
+    const run = metagrad('train', 'cnn', '--train-limit', '2000', '--test-limit', '1000', '--batch-size', '10', '--seed', '0',
+      '--save', weights(), '--report', report(), '--no-progress');
+    const seconds = (Date.now() - started) / 1000;
+    process.stdout.write(`train cnn on 2,000 MNIST images took ${seconds.toFixed(1)} s\n`);
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('mnist: training on 2,000 images, testing on 1,000');
+    expect(run.stdout).toMatch(/epoch 1\/1: train loss [\d.]+, test accuracy [\d.]+% \(\d+\/1000\)/);
+
+    const summary = JSON.parse(readFileSync(join(report(), 'summary.json'), 'utf8'));
+    expect(summary.epochs).toHaveLength(1);
+    expect(summary.epochs[0].testTotal).toBe(1000);
+    expect(summary.epochs[0].testAccuracy).toBeGreaterThan(0.85);
+    expect(summary.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(1000);
+    for (const chart of ['loss.svg', 'accuracy.svg', 'confusion.svg']) {
+      expect(readFileSync(join(report(), chart), 'utf8')).toMatch(/^<svg/);
+    }
+    expect(existsSync(weights())).toBe(true);
+    expect(existsSync(join(workDir, 'cnn.optimizer.safetensors'))).toBe(true);
+  }, 300_000);
+
+  test('eval cnn reports the same accuracy', () => {
+    const run = metagrad('eval', 'cnn', '--weights', weights(), '--test-limit', '1000');
+    const summary = JSON.parse(readFileSync(join(report(), 'summary.json'), 'utf8'));
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`mnist test accuracy ${(100 * summary.epochs[0].testAccuracy).toFixed(2)}% (${summary.epochs[0].testCorrect}/1000)`);
+    expect(run.stdout).toContain('per-class accuracy: 0: ');
+  }, 60_000);
+
+  test('predict cnn classifies a test digit', () => {
+    const image = join(workDir, 'digit.png');
+    const label = writeDigitPng(image, 0, false);
+    const run = metagrad('predict', 'cnn', '--weights', weights(), '--image', image);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`prediction: ${label} (probability`);
+  }, 60_000);
+
+  test('predict cnn inverts a light image', () => {
+    const image = join(workDir, 'inverted.png');
+    writeDigitPng(image, 0, true);
+    const run = metagrad('predict', 'cnn', '--weights', weights(), '--image', image);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('after inverting the image');
+  }, 60_000);
+
+  test.each([
+    ['an image of the wrong size', () => {
+      const path = join(workDir, 'big.png');
+      const png = new PNG({ width: 32, height: 30 });
+      writeFileSync(path, PNG.sync.write(png));
+      return ['--weights', weights(), '--image', path];
+    }, 'is 32x30 pixels; the model needs 28x28, so resize it first'],
+    ['a file that is not a PNG', () => {
+      const path = join(workDir, 'text.png');
+      writeFileSync(path, 'not an image');
+      return ['--weights', weights(), '--image', path];
+    }, 'is not a PNG file: it does not start with the PNG signature'],
+    ['a missing image', () => ['--weights', weights(), '--image', join(workDir, 'none.png')], 'file not found'],
+    ['missing weights', () => ['--weights', join(workDir, 'none.safetensors'), '--image', join(workDir, 'digit.png')], "cannot load safetensors '"],
+    ['truncated weights', () => {
+      const path = join(workDir, 'truncated.safetensors');
+      writeFileSync(path, readFileSync(weights()).subarray(0, 100));
+      return ['--weights', path, '--image', join(workDir, 'digit.png')];
+    }, 'goes beyond the end of the file'],
+  ])('predict cnn rejects %s', (_case, makeArgs, message) => {
+    const run = metagrad('predict', 'cnn', ...makeArgs());
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('metagrad: ');
+    expect(run.stderr).toContain(message);
+  }, 60_000);
+
+  test('weights of another shape are rejected whole', () => {
+    const run = metagrad('eval', 'cnn', '--weights', join(workDir, 'cnn.optimizer.safetensors'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('does not fit the reference-cnn model');
+  }, 60_000);
+
+  test('bad flag exits non-zero', () => {
+    const run = metagrad('train', 'cnn', '--epochs', 'many');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("option '--epochs <n>' argument 'many' is invalid");
+  });
+});
