@@ -4,7 +4,7 @@
  * makes bundlers leave this file out of browser builds.
  */
 import type { Tensor } from '@metagrad/autodiff';
-import { type SafetensorsContent, parseSafetensors, serializeSafetensors } from './safetensors';
+import { type SafetensorsContent, SafetensorsError, parseSafetensors, serializeSafetensors } from './safetensors';
 
 // The package compiles without Node's type library, so declare the parts of node:fs used here.
 declare const require: (id: string) => unknown;
@@ -47,6 +47,13 @@ export function saveSafetensors(tensors: Record<string, Tensor>, path: string, m
  * model.loadStateDict(loadSafetensors('model.safetensors').tensors);
  */
 export function loadSafetensors(path: string): SafetensorsContent {
-  const bytes = fileSystem().readFileSync(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = fileSystem().readFileSync(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    throw new SafetensorsError(`'${path}'`, reason);
+  }
   return parseSafetensors(bytes, { source: path });
 }
