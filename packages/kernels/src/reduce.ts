@@ -10,7 +10,7 @@
  */
 import ndarray, { type NdArray } from 'ndarray';
 import { checkOut, KernelError, normalizeAxes } from './errors';
-import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, sizeOf, zerosView } from './view';
+import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, isContiguous, sizeOf, zerosView } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
 // global lookup in a loop is slow (Math.exp in a loop ran about 35 times slower there).
@@ -114,6 +114,9 @@ function requireNonEmpty(kernel: string, x: StridedView, layout: ReductionLayout
  * sum([[1, 2], [3, 4]], 0) is [4, 6]; with keepDims it is [[4, 6]].
  */
 export function sum<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
+  const split = out ? undefined : adjacentSplit('sum', x, axes, keepDims);
+  if (split) return reduceAdjacent(x, split, false);
+
   const layout = reductionLayout('sum', x, axes, keepDims);
   const result = prepareOutput('sum', x, layout, out);
   const { baseOffsets, blockOffsets } = layout;
@@ -130,10 +133,73 @@ export function sum<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDi
 }
 
 /**
+ * A contiguous view whose reduced axes are adjacent, read as [outer, reduced, inner]: element
+ * (o, r, i) is at offset + (o * reduced + r) * inner + i. This covers sums over the batch axis
+ * (bias gradients), over the last axis and over everything, without the general offset lists.
+ */
+interface AdjacentSplit {
+  outer: number;
+  reduced: number;
+  inner: number;
+  resultShape: number[];
+}
+
+function adjacentSplit(kernel: string, x: StridedView, axes: Axes, keepDims: boolean): AdjacentSplit | undefined {
+  if (!isContiguous(x)) return undefined;
+  const resolved = normalizeAxes(kernel, axes, x.shape.length, x.shape);
+  if (resolved.length === 0 || resolved.some((axis, i) => axis !== resolved[0] + i)) return undefined;
+
+  const first = resolved[0];
+  const last = resolved[resolved.length - 1];
+  const resultShape = keepDims
+    ? x.shape.map((dim, axis) => (axis >= first && axis <= last ? 1 : dim))
+    : x.shape.filter((_, axis) => axis < first || axis > last);
+  return {
+    outer: sizeOf(x.shape.slice(0, first)),
+    reduced: sizeOf(x.shape.slice(first, last + 1)),
+    inner: sizeOf(x.shape.slice(last + 1)),
+    resultShape,
+  };
+}
+
+/**
+ * Sums (or averages, with `average`) the [outer, reduced, inner] split into a new array of
+ * [outer, inner] results, accumulating in float64. Averages shift each block by its first
+ * element when finite, as `mean` does, so the mean of equal values is exact.
+ */
+function reduceAdjacent<T extends FloatArray>(x: StridedView<T>, split: AdjacentSplit, average: boolean): NdArray<T> {
+  const { outer, reduced, inner, resultShape } = split;
+  const result = zerosView<T>(dtypeOf(x, 'sum'), resultShape);
+  const data = x.data;
+  const totals = new Float64Array(inner);
+  const shifts = new Float64Array(inner);
+
+  for (let o = 0; o < outer; o++) {
+    const base = x.offset + o * reduced * inner;
+    for (let i = 0; i < inner; i++) {
+      const first = data[base + i];
+      shifts[i] = average && reduced > 0 && isFiniteNumber(first) ? first : 0;
+      totals[i] = 0;
+    }
+    for (let r = 0; r < reduced; r++) {
+      const row = base + r * inner;
+      for (let i = 0; i < inner; i++) totals[i] += data[row + i] - shifts[i];
+    }
+    for (let i = 0; i < inner; i++) {
+      result.data[o * inner + i] = average ? (reduced === 0 ? NaN : shifts[i] + totals[i] / reduced) : totals[i];
+    }
+  }
+  return result;
+}
+
+/**
  * Arithmetic mean over `axes`. Each block is shifted by its first element (when finite) before
  * summing, so the mean of equal values is exactly that value. The mean of an empty block is NaN.
  */
 export function mean<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDims = false, out?: NdArray<T>): NdArray<T> {
+  const split = out ? undefined : adjacentSplit('mean', x, axes, keepDims);
+  if (split) return reduceAdjacent(x, split, true);
+
   const layout = reductionLayout('mean', x, axes, keepDims);
   const result = prepareOutput('mean', x, layout, out);
   const { baseOffsets, blockOffsets, blockSize } = layout;
