@@ -10,7 +10,7 @@
  */
 import ndarray, { type NdArray } from 'ndarray';
 import { checkOut, KernelError, normalizeAxes } from './errors';
-import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, isContiguous, sizeOf, zerosView } from './view';
+import { type FloatArray, type StridedView, allocateData, contiguousStrides, dtypeOf, formatShape, isContiguous, sizeOf, zerosView } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
 // global lookup in a loop is slow (Math.exp in a loop ran about 35 times slower there).
@@ -171,8 +171,8 @@ function reduceAdjacent<T extends FloatArray>(x: StridedView<T>, split: Adjacent
   const { outer, reduced, inner, resultShape } = split;
   const result = zerosView<T>(dtypeOf(x, 'sum'), resultShape);
   const data = x.data;
-  const totals = new Float64Array(inner);
-  const shifts = new Float64Array(inner);
+  const totals = allocateData('float64', inner);
+  const shifts = allocateData('float64', inner);
 
   for (let o = 0; o < outer; o++) {
     const base = x.offset + o * reduced * inner;
