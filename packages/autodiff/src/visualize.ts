@@ -28,12 +28,20 @@ function reachable(output: Tensor): Tensor[] {
   return order;
 }
 
-/** Labels tensors by name, or as x1, x2, ... for leaves and t1, t2, ... for computed ones. */
+/**
+ * Labels tensors by name; unnamed ones as t1, t2, ... when computed, by their value when they are
+ * one-element constants (the 2 in x.mul(2)), and as x1, x2, ... otherwise.
+ */
 function labeler(tensors: Tensor[]): (t: Tensor) => string {
   const labels = new Map<Tensor, string>();
   let leaves = 0;
   let computed = 0;
-  for (const t of tensors) labels.set(t, t.name ?? (t.node ? `t${++computed}` : `x${++leaves}`));
+  for (const t of tensors) {
+    if (t.name !== undefined) labels.set(t, t.name);
+    else if (t.node) labels.set(t, `t${++computed}`);
+    else if (!t.requiresGrad && t.size === 1) labels.set(t, String(t.data[t.offset]));
+    else labels.set(t, `x${++leaves}`);
+  }
   return (t) => labels.get(t) ?? '?';
 }
 
@@ -72,7 +80,8 @@ export function toDot(output: Tensor, options: DotOptions = {}): string {
 
 /**
  * Runs a backward pass from `output` and returns it as numbered lines: for each op, the tensor
- * it produced, the gradient arriving there, and the gradient sent to each input. Leaves' `.grad`
+ * it produced written as an equation (`t3 = square(t2)`), the gradient arriving there, and the
+ * gradient sent to each input. Leaves' `.grad`
  * is left untouched and the graph is kept, so the output can still be differentiated.
  */
 export function traceBackward(output: Tensor, gradOutput?: Tensor): string {
@@ -85,7 +94,8 @@ export function traceBackward(output: Tensor, gradOutput?: Tensor): string {
   let step = 0;
   noGrad(() =>
     runBackward([output], [seed], { retainGraph: true }, new Set(), (tensor, node, grad, inputGrads) => {
-      lines.push(`${++step}. ${node.op} -> ${label(tensor)} ${formatShape(tensor.shape)}: incoming grad ${formatValuesBrief(grad)}`);
+      const call = `${node.op}(${node.inputs.map(label).join(', ')})`;
+      lines.push(`${++step}. ${label(tensor)} ${formatShape(tensor.shape)} = ${call}: incoming grad ${formatValuesBrief(grad)}`);
       node.inputs.forEach((input, i) => {
         const sent = inputGrads[i];
         const target = `${label(input)} ${formatShape(input.shape)}`;

@@ -74,12 +74,12 @@ describe('traceBackward', () => {
     const lines = traceBackward(mlp().loss).split('\n');
     expect(lines[0]).toBe('backward from loss [], seeded with 1.');
     const steps = lines.filter((line) => /^\d+\. /.test(line));
-    expect(steps.map((line) => line.match(/^\d+\. (\w+) -> (\S+)/)!.slice(1, 3))).toEqual([
-      ['mean', 'loss'],
-      ['square', 't3'],
-      ['linear', 't2'],
-      ['tanh', 'h'],
-      ['linear', 't1'],
+    expect(steps.map((line) => line.match(/^\d+\. (\S+) \[[\d, ]*\] = (\w+)\(/)!.slice(1, 3))).toEqual([
+      ['loss', 'mean'],
+      ['t3', 'square'],
+      ['t2', 'linear'],
+      ['h', 'tanh'],
+      ['t1', 'linear'],
     ]);
     for (const step of steps) expect(step).toMatch(/: incoming grad \S/);
   });
@@ -104,7 +104,9 @@ describe('traceBackward', () => {
 
   test('incoming gradient of the mean is one over the count', () => {
     const text = traceBackward(mlp().loss);
-    expect(text).toContain('1. mean -> loss []: incoming grad 1.\n     to t3 [2, 1]: [0.5000, 0.5000]');
+    expect(text).toContain('1. loss [] = mean(t3): incoming grad 1.\n     to t3 [2, 1]: [0.5000, 0.5000]');
+    expect(text).toContain('2. t3 [2, 1] = square(t2): incoming grad');
+    expect(text).toContain('3. t2 [2, 1] = linear(h, w2): incoming grad');
   });
 
   test('leaves .grad untouched and keeps the graph', () => {
