@@ -119,9 +119,14 @@ export class Tensor implements StridedView {
   /**
    * Computes the gradient of this tensor with respect to every leaf that requires gradients,
    * and adds it to the leaf's `.grad`. A non-scalar tensor needs `gradOutput`, the gradient of
-   * the final loss with respect to it.
+   * the final loss with respect to it. Options may also come first: `loss.backward({ retainGraph: true })`.
    */
-  backward(gradOutput?: Tensor, options: BackwardOptions = {}): void {
+  backward(gradOutput?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
+    // backward({ retainGraph: true }) reads as PyTorch's keyword form, so accept options first too.
+    if (gradOutput !== undefined && !(gradOutput instanceof Tensor)) {
+      options = { ...gradOutput, ...options };
+      gradOutput = undefined;
+    }
     const seed = gradOutput ?? defaultSeed(this, 'backward');
     checkSeed('backward', this, seed);
     if (!this.requiresGrad) {
@@ -277,6 +282,9 @@ export function defaultSeed(output: Tensor, caller: string): Tensor {
 
 /** Throws unless a seed gradient has its output's shape and dtype. */
 export function checkSeed(caller: string, output: Tensor, seed: Tensor): void {
+  if (!(seed instanceof Tensor)) {
+    throw new Error(`${caller}: the gradient output must be a Tensor of the output's shape ${formatShape(output.shape)}, got ${seed === null ? 'null' : typeof seed}`);
+  }
   if (seed.shape.length !== output.shape.length || seed.shape.some((dim, i) => dim !== output.shape[i])) {
     throw new Error(`${caller}: the gradient output has shape ${formatShape(seed.shape)} but the output has shape ${formatShape(output.shape)}; they must match`);
   }

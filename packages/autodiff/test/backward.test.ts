@@ -326,3 +326,19 @@ describe('engine checks of VJPs', () => {
     expect(() => y.sum().backward()).toThrow("internal error: the VJP of 'custom' returned a float32 gradient for float64 input 0");
   });
 });
+
+describe('backward arguments', () => {
+  test('options as the first argument', () => {
+    const x = tensor([1, 2], { requiresGrad: true, dtype: 'float64' });
+    const loss = x.square().sum();
+    loss.backward({ retainGraph: true });
+    loss.backward();
+    expect(Array.from(x.grad!.toTypedArray())).toEqual([4, 8]);
+  });
+
+  test('seed that is not a tensor is rejected', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => x.mul(2).backward(null as never)).toThrow('backward: the output has shape [2], not one element');
+    expect(() => grad(x.mul(2), x, { gradOutputs: [5 as never] })).toThrow("grad: gradOutput 0 is not a Tensor");
+  });
+});
