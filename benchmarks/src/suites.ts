@@ -4,5 +4,6 @@
  */
 import type { Suite } from './harness';
 import { kernelsSuite } from './kernels';
+import { mamlSuite } from './maml';
 
-export const suites: Suite[] = [kernelsSuite];
+export const suites: Suite[] = [kernelsSuite, mamlSuite];
