@@ -8,7 +8,7 @@
  * is what lets `functionalCall` run the same forward code with other tensors, for example the
  * adapted weights of an inner meta-learning loop.
  */
-import { type Tensor, noGrad } from '@metagrad/autodiff';
+import { Tensor, noGrad, zeros } from '@metagrad/autodiff';
 import { formatShape, isContiguous } from '@metagrad/kernels';
 
 export abstract class Module {
@@ -216,19 +216,75 @@ export abstract class Module {
     return '';
   }
 
-  /** The module tree with each layer's settings and parameter count. */
-  toString(): string {
-    const lines: string[] = [];
+  /**
+   * The module tree with each layer's settings and parameter count. With an input or an input
+   * shape, a table that also gives each layer's output shape (see `summary`).
+   */
+  toString(input?: readonly number[] | Tensor): string {
+    return input ? this.summary(input) : this.renderTree(new Map());
+  }
+
+  /**
+   * A table of every layer with its output shape and parameter count, found by running one
+   * forward pass without recording the graph, on `input` or on zeros of that shape. Models that
+   * read token ids where 0 means padding need a real example input.
+   *
+   * referenceCnn().summary([1, 1, 28, 28]) lists Conv2d(1, 32, ...) with output [1, 32, 26, 26].
+   */
+  summary(input: readonly number[] | Tensor): string {
+    const outputShapes = new Map<Module, string>();
+    const modules = this.modules();
+    const originals = modules.map((module) => module.forward);
+
+    // Record each module's output by wrapping its forward method on this instance only.
+    modules.forEach((module, i) => {
+      const forward = originals[i];
+      (module as { forward: unknown }).forward = (...inputs: never[]) => {
+        const output = forward.apply(module, inputs);
+        outputShapes.set(module, describeOutput(output));
+        return output;
+      };
+    });
+    try {
+      const dtype = this.parameters()[0]?.dtype ?? 'float32';
+      const example = input instanceof Tensor ? input : zeros(input, { dtype });
+      noGrad(() => (this.forward as (x: Tensor) => unknown)(example));
+    } finally {
+      modules.forEach((module) => delete (module as { forward?: unknown }).forward);
+    }
+    return this.renderTree(outputShapes);
+  }
+
+  private renderTree(outputShapes: Map<Module, string>): string {
+    const rows: Array<[string, string, string]> = [];
     const render = (module: Module, name: string, depth: number) => {
-      const label = `${'  '.repeat(depth)}${name ? `(${name}): ` : ''}${module.constructor.name}(${module.describe()})`;
+      const label = `${'  '.repeat(depth)}${name ? `(${name}) ` : ''}${module.constructor.name}(${module.describe()})`;
       const own = [...module.parameterSlots.values()].reduce((total, p) => total + (p ? p.size : 0), 0);
-      lines.push(own > 0 ? `${label}  # ${own.toLocaleString('en-US')} parameters` : label);
+      rows.push([label, outputShapes.get(module) ?? '', own > 0 ? own.toLocaleString('en-US') : '']);
       for (const [childName, child] of module.moduleSlots) render(child, childName, depth + 1);
     };
     render(this, '', 0);
-    lines.push(`Total parameters: ${this.numParameters().toLocaleString('en-US')}`);
-    return lines.join('\n');
+
+    const total = `Total parameters: ${this.numParameters().toLocaleString('en-US')}`;
+    if (outputShapes.size === 0) {
+      return [...rows.map(([label, , count]) => (count ? `${label}  # ${count} parameters` : label)), total].join('\n');
+    }
+    const header: [string, string, string] = ['layer', 'output shape', 'parameters'];
+    const widths = [0, 1].map((column) => Math.max(header[column].length, ...rows.map((row) => row[column].length)));
+    const line = ([label, shape, count]: [string, string, string]) => `${label.padEnd(widths[0])}  ${shape.padEnd(widths[1])}  ${count}`.trimEnd();
+    return [line(header), ...rows.map(line), total].join('\n');
   }
+}
+
+/** The shape of a module's output: a tensor's shape, or the shape of the first tensor in a result object. */
+function describeOutput(output: unknown): string {
+  if (output instanceof Tensor) return formatShape(output.shape);
+  if (output && typeof output === 'object') {
+    for (const [key, value] of Object.entries(output)) {
+      if (value instanceof Tensor) return `${key} ${formatShape(value.shape)}`;
+    }
+  }
+  return '';
 }
 
 function join(prefix: string, name: string): string {
