@@ -8,7 +8,7 @@ import type { Config } from 'jest';
 // without a build; `tsc -b` type-checks the same files separately (see the root "test" script).
 const config: Config = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/benchmarks'],
+  roots: ['<rootDir>/packages', '<rootDir>/benchmarks', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: { '^@metagrad/([a-z]+)$': '<rootDir>/packages/$1/src/index.ts' },
