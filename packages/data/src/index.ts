@@ -1,6 +1,6 @@
 /**
- * @metagrad/data: readers for IDX files (MNIST, Fashion-MNIST) and a seeded DataLoader that
- * turns any indexable dataset into batches.
+ * @metagrad/data: readers for IDX files (MNIST, Fashion-MNIST), text corpora with character and
+ * word tokenizers, and seeded loaders that turn any indexable dataset into batches.
  */
 export {
   type IdxArray, type IdxDataTypes, type IdxDtype, MAX_IDX_DIMENSIONS, decodeIdx, encodeIdx, readIdx, writeIdx,
@@ -14,3 +14,14 @@ export { type BatchSource, DataLoader, type DataLoaderOptions } from './data-loa
 export {
   type ImageBatch, type ImageBatchOptions, type ImageTransform, type TransformContext, imageBatches, imageLoader,
 } from './image-batches';
+export { PADDING_ID, PADDING_TOKEN, UNKNOWN_ID, UNKNOWN_TOKEN, Vocabulary, countTokens } from './vocabulary';
+export {
+  CharacterTokenizer, type CharacterTokenizerOptions, type Tokenizer, type TokenizerJson, WordTokenizer, type WordTokenizerOptions, splitWords,
+  tokenizerFromJson,
+} from './tokenizers';
+export { type SpamAssassinOptions, type TextClassificationDataset, loadMobyDick, loadSpamAssassin, readTextFile, subjectAndBody } from './text-corpora';
+export { type SplitIndices, type StratifiedSplitOptions, stratifiedSplit } from './stratified-split';
+export { type PaddedBatch, type PaddingOptions, padSequences } from './padding';
+export { BucketedLoader, type BucketedLoaderOptions } from './bucketed-loader';
+export { type TextBatch, type TextBatchOptions, textBatches, textLoader } from './text-batches';
+export { type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut } from './language-model-windows';
