@@ -16,3 +16,4 @@ export { type EmbeddingOptions, type IndexLike, embedding, gather, indexAdd, ind
 export { linear, matmul } from './linalg';
 export { type AvgPoolArgs, type Conv2dArgs, type PoolArgs, avgPool2d, conv2d, conv2dBackwardFilter, conv2dBackwardInput, maxPool2d } from './conv';
 export { type DropoutOptions, dropout } from './dropout';
+export { fusedLstmCell } from './lstm-cell';

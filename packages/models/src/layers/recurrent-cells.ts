@@ -4,7 +4,7 @@
  * recurrent projection h W_hhᵀ + b_hh itself. The gate blocks are narrowed out of one
  * [N, gates * hidden] product in PyTorch's order.
  */
-import { type Tensor, add, linear, mul, narrow, relu, sigmoid, sub, tanh } from '@metagrad/autodiff';
+import { type Tensor, add, fusedLstmCell, linear, mul, narrow, relu, sigmoid, sub, tanh } from '@metagrad/autodiff';
 
 /**
  * Computes the next state from one step's input projection [N, gates * hidden] and the state:
@@ -21,20 +21,13 @@ export function elmanCell(nonlinearity: 'tanh' | 'relu'): RecurrentCell {
 /**
  * Computes one LSTM step, with the gates in PyTorch's order i, f, g, o:
  * c' = f * c + i * g and h' = o * tanh(c'), with i, f, o sigmoids and g a tanh.
+ * The gate nonlinearities and the update are one fused op, whose result [h' | c'] is narrowed
+ * into the two states.
  */
 export const lstmCell: RecurrentCell = (projectedInput, [hidden, cell], weightHh, biasHh) => {
   const size = hidden.shape[1];
-  const gates = add(projectedInput, linear(hidden, weightHh, biasHh));
-
-  // One sigmoid over all four blocks costs less than three ops on three blocks; the g block of it goes unused.
-  const squashed = sigmoid(gates);
-  const inputGate = narrow(squashed, 1, 0, size);
-  const forgetGate = narrow(squashed, 1, size, size);
-  const candidate = tanh(narrow(gates, 1, 2 * size, size));
-  const outputGate = narrow(squashed, 1, 3 * size, size);
-
-  const nextCell = add(mul(forgetGate, cell), mul(inputGate, candidate));
-  return [mul(outputGate, tanh(nextCell)), nextCell];
+  const state = fusedLstmCell(projectedInput, linear(hidden, weightHh, biasHh), cell);
+  return [narrow(state, 1, 0, size), narrow(state, 1, size, size)];
 };
 
 /**
