@@ -48,10 +48,14 @@ export interface CrossEntropyOptions extends NllOptions {
   labelSmoothing?: number;
 }
 
-/** Per-position class indices with ignored ones replaced by 0, and the per-position weights (0 where ignored). */
+/**
+ * Per-position class indices with ignored ones replaced by 0, the per-position weights (0 where
+ * ignored), and a mask that is 1 where the target is not ignored, even if its class weight is 0.
+ */
 interface PreparedTargets {
   index: Tensor;
   weights: Tensor;
+  notIgnored: Tensor;
   weightTotal: number;
 }
 
@@ -74,6 +78,7 @@ function prepareTargets(caller: string, logProbs: Tensor, targets: Targets, opti
   const classWeights = options.weight?.toTypedArray();
   const index = new Float64Array(values.length);
   const weights = new Float64Array(values.length);
+  const notIgnored = new Float64Array(values.length);
   let weightTotal = 0;
   values.forEach((value, i) => {
     if (value === ignoreIndex) return;
@@ -82,11 +87,29 @@ function prepareTargets(caller: string, logProbs: Tensor, targets: Targets, opti
     }
     index[i] = value;
     weights[i] = classWeights ? classWeights[value] : 1;
+    notIgnored[i] = 1;
     weightTotal += weights[i];
   });
 
   const asInput = (data: Float64Array) => new Tensor(logProbs.dtype === 'float32' ? Float32Array.from(data) : data, expectedShape);
-  return { index: asInput(index), weights: asInput(weights), weightTotal };
+  return { index: asInput(index), weights: asInput(weights), notIgnored: asInput(notIgnored), weightTotal };
+}
+
+/**
+ * sum(losses) / weightTotal. When every target is ignored, weightTotal is 0 and the result is NaN
+ * with zero gradients, as in PyTorch. A plain division would make the gradients NaN as well.
+ */
+function weightedMean(losses: Tensor, weightTotal: number): Tensor {
+  if (weightTotal === 0) return add(mul(sum(losses), 0), Number.NaN);
+  return div(sum(losses), weightTotal);
+}
+
+/** Computes nll_loss from prepared targets. `caller` names the public function in errors. */
+function negativeLogLikelihood(logProbs: Tensor, prepared: PreparedTargets, reduction: Reduction | undefined, caller: string): Tensor {
+  const picked = squeeze(gather(logProbs, 1, unsqueeze(prepared.index, 1)), 1);
+  const losses = neg(mul(picked, prepared.weights));
+  if ((reduction ?? 'mean') === 'mean') return weightedMean(losses, prepared.weightTotal);
+  return reduce(losses, reduction, caller);
 }
 
 /**
@@ -94,11 +117,8 @@ function prepareTargets(caller: string, logProbs: Tensor, targets: Targets, opti
  * torch.nn.functional.nll_loss: loss_i = -weight[t_i] * logProbs[i, t_i].
  */
 export function nllLoss(logProbs: Tensor, targets: Targets, options: NllOptions = {}): Tensor {
-  const { index, weights, weightTotal } = prepareTargets('nllLoss', logProbs, targets, options);
-  const picked = squeeze(gather(logProbs, 1, unsqueeze(index, 1)), 1);
-  const losses = neg(mul(picked, weights));
-  if ((options.reduction ?? 'mean') === 'mean') return div(sum(losses), weightTotal);
-  return reduce(losses, options.reduction, 'nllLoss');
+  const prepared = prepareTargets('nllLoss', logProbs, targets, options);
+  return negativeLogLikelihood(logProbs, prepared, options.reduction, 'nllLoss');
 }
 
 /**
@@ -111,18 +131,19 @@ export function nllLoss(logProbs: Tensor, targets: Targets, options: NllOptions 
 export function crossEntropy(logits: Tensor, targets: Targets, options: CrossEntropyOptions = {}): Tensor {
   const smoothing = options.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
+  const prepared = prepareTargets('crossEntropy', logits, targets, options);
   const logProbs = logSoftmax(logits, 1);
-  const nll = nllLoss(logProbs, targets, options);
+  const nll = negativeLogLikelihood(logProbs, prepared, options.reduction, 'crossEntropy');
   if (smoothing === 0) return nll;
 
   // The smoothing term spreads mass over every class: -sum over c of weight[c] * logProbs[i, c] / C.
-  const { weights, weightTotal } = prepareTargets('crossEntropy', logProbs, targets, options);
+  // Only ignored targets drop out of it. A target whose class weight is 0 still counts, as in PyTorch.
   const classes = logits.shape[1];
   const classShape = logits.shape.map((dim, axis) => (axis === 1 ? dim : 1));
   const weighted = options.weight ? mul(logProbs, options.weight.to(logits.dtype).reshape(classShape)) : logProbs;
-  const kept = mul(neg(sum(weighted, 1)), where(weights.greater(0), 1, 0));
+  const smoothLosses = mul(neg(sum(weighted, 1)), prepared.notIgnored);
   const reduction = options.reduction ?? 'mean';
-  const smooth = reduction === 'mean' ? div(sum(kept), weightTotal) : reduce(kept, reduction, 'crossEntropy');
+  const smooth = reduction === 'mean' ? weightedMean(smoothLosses, prepared.weightTotal) : reduce(smoothLosses, reduction, 'crossEntropy');
   return add(mul(nll, 1 - smoothing), mul(smooth, smoothing / classes));
 }
 
