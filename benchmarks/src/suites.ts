@@ -3,7 +3,8 @@
  * exporting a `Suite` and one entry here.
  */
 import type { Suite } from './harness';
+import { autodiffSuite } from './autodiff';
 import { kernelsSuite } from './kernels';
 import { mamlSuite } from './maml';
 
-export const suites: Suite[] = [kernelsSuite, mamlSuite];
+export const suites: Suite[] = [kernelsSuite, autodiffSuite, mamlSuite];
