@@ -76,7 +76,10 @@ export abstract class Module {
 
   // Traversal
 
-  /** Direct children as [name, module] pairs, in registration order. */
+  /**
+   * Direct children as [name, module] pairs, in registration order.
+   * NOTE: a child registered under two names is listed under both, where PyTorch lists it once.
+   */
   namedChildren(): Array<[string, Module]> {
     return [...this.moduleSlots.entries()];
   }
@@ -86,10 +89,21 @@ export abstract class Module {
     return [...this.moduleSlots.values()];
   }
 
-  /** This module and every descendant as [dotted name, module] pairs; this module's name is ''. */
+  /**
+   * This module and every descendant as [dotted name, module] pairs, parents before children;
+   * this module's name is ''. A module registered at several places is listed once, under its
+   * first name, as in PyTorch.
+   */
   namedModules(prefix = ''): Array<[string, Module]> {
-    const result: Array<[string, Module]> = [[prefix, this]];
-    for (const [name, child] of this.moduleSlots) result.push(...child.namedModules(join(prefix, name)));
+    const result: Array<[string, Module]> = [];
+    const seen = new Set<Module>();
+    const visit = (module: Module, path: string) => {
+      if (seen.has(module)) return;
+      seen.add(module);
+      result.push([path, module]);
+      for (const [name, child] of module.moduleSlots) visit(child, join(path, name));
+    };
+    visit(this, prefix);
     return result;
   }
 
@@ -98,12 +112,12 @@ export abstract class Module {
     return this.namedModules().map(([, module]) => module);
   }
 
-  /** Every parameter as [dotted name, tensor], this module's first, then each child's in order. */
+  /**
+   * Every parameter as [dotted name, tensor], this module's first, then each child's in order.
+   * A tensor shared by several layers is listed once, so optimizers update it once per step.
+   */
   namedParameters(prefix = ''): Array<[string, Tensor]> {
-    const result: Array<[string, Tensor]> = [];
-    for (const [name, value] of this.parameterSlots) if (value) result.push([join(prefix, name), value]);
-    for (const [name, child] of this.moduleSlots) result.push(...child.namedParameters(join(prefix, name)));
-    return result;
+    return uniqueTensors(this.namedModules(prefix).map(([path, module]) => [path, module.parameterSlots]));
   }
 
   /** Every parameter, in the order of `namedParameters()`. */
@@ -111,12 +125,9 @@ export abstract class Module {
     return this.namedParameters().map(([, value]) => value);
   }
 
-  /** Every buffer as [dotted name, tensor]. */
+  /** Every buffer as [dotted name, tensor], in the order of `namedParameters()` and listed once each. */
   namedBuffers(prefix = ''): Array<[string, Tensor]> {
-    const result: Array<[string, Tensor]> = [];
-    for (const [name, value] of this.bufferSlots) if (value) result.push([join(prefix, name), value]);
-    for (const [name, child] of this.moduleSlots) result.push(...child.namedBuffers(join(prefix, name)));
-    return result;
+    return uniqueTensors(this.namedModules(prefix).map(([path, module]) => [path, module.bufferSlots]));
   }
 
   /** Every buffer. */
@@ -149,11 +160,19 @@ export abstract class Module {
 
   // State
 
-  /** Parameters and buffers by dotted name, as PyTorch's state_dict. The tensors are the module's own, not copies. */
+  /**
+   * Parameters and buffers by dotted name, as PyTorch's state_dict: module by module, each one's
+   * parameters, then its buffers, then its children's. A shared layer appears under every name
+   * it has. The tensors are the module's own, not copies.
+   */
   stateDict(): Record<string, Tensor> {
     const state: Record<string, Tensor> = {};
-    for (const [name, value] of this.namedParameters()) state[name] = value;
-    for (const [name, value] of this.namedBuffers()) state[name] = value;
+    const visit = (module: Module, path: string) => {
+      for (const [name, value] of module.parameterSlots) if (value) state[join(path, name)] = value;
+      for (const [name, value] of module.bufferSlots) if (value) state[join(path, name)] = value;
+      for (const [name, child] of module.moduleSlots) visit(child, join(path, name));
+    };
+    visit(this, '');
     return state;
   }
 
@@ -291,10 +310,34 @@ function join(prefix: string, name: string): string {
   return prefix ? `${prefix}.${name}` : name;
 }
 
+/** The present tensors of each module's slots as [dotted name, tensor], each tensor under its first name only. */
+function uniqueTensors(slotsByPath: Array<[string, Map<string, Tensor | null>]>): Array<[string, Tensor]> {
+  const result: Array<[string, Tensor]> = [];
+  const seen = new Set<Tensor>();
+  for (const [path, slots] of slotsByPath) {
+    for (const [name, value] of slots) {
+      if (!value || seen.has(value)) continue;
+      seen.add(value);
+      result.push([join(path, name), value]);
+    }
+  }
+  return result;
+}
+
 function checkName(name: string, module: Module): void {
   if (name === '' || name.includes('.')) {
     throw new Error(`${module.constructor.name}: invalid name '${name}'; names must be non-empty and contain no '.'`);
   }
+}
+
+/** Returns the module at a dotted path of child names, which reaches a shared layer under each of its names. */
+function submoduleAt(root: Module, path: string): Module | undefined {
+  let current: Module | undefined = root;
+  for (const name of path.split('.')) {
+    current = current.namedChildren().find(([childName]) => childName === name)?.[1];
+    if (!current) return undefined;
+  }
+  return current;
 }
 
 /** Copies source's values into target's buffer, converting the dtype if needed. */
@@ -321,10 +364,9 @@ export function functionalCall<M extends Module>(
   ...inputs: Parameters<M['forward']>
 ): ReturnType<M['forward']> {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  const modules = new Map(module.namedModules());
   const swaps = entries.map(([path, value]) => {
     const cut = path.lastIndexOf('.');
-    const owner = modules.get(cut < 0 ? '' : path.slice(0, cut));
+    const owner = cut < 0 ? module : submoduleAt(module, path.slice(0, cut));
     if (!owner) throw new Error(`functionalCall: no submodule '${path.slice(0, cut)}' for '${path}' in ${module.constructor.name}`);
     return { owner, name: path.slice(cut + 1), value };
   });
