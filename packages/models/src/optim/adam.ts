@@ -1,7 +1,7 @@
 /** Adam and AdamW, as torch.optim.Adam and torch.optim.AdamW. */
 import type { Tensor } from '@metagrad/autodiff';
 import type { FloatArray } from '@metagrad/kernels';
-import { Optimizer } from './optimizer';
+import { Optimizer, type OptimizerState } from './optimizer';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
 // global lookup in a loop is slow (Math.exp in a loop ran about 35 times slower there).
@@ -24,6 +24,8 @@ export interface AdamOptions {
  * Adam. Per step t, with g = grad (+ weightDecay * p for Adam):
  *   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2
  *   p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ * As in PyTorch, t counts the steps in which this parameter had a gradient, so a parameter
+ * that joins late gets the bias correction of its own first step.
  */
 export class Adam extends Optimizer {
   readonly beta1: number;
@@ -33,6 +35,8 @@ export class Adam extends Optimizer {
   readonly amsgrad: boolean;
   /** AdamW decays the weights directly instead of adding the penalty to the gradient. */
   protected readonly decoupled: boolean = false;
+  /** Per parameter, the number of steps that updated it: the t of the bias corrections. */
+  private parameterSteps: number[];
 
   constructor(params: Iterable<Tensor>, options: AdamOptions = {}, defaultWeightDecay = 0) {
     super(params, options.lr ?? 1e-3);
@@ -43,11 +47,12 @@ export class Adam extends Optimizer {
     for (const beta of [this.beta1, this.beta2]) {
       if (!(beta >= 0 && beta < 1)) throw new Error(`${this.constructor.name}: betas must be in [0, 1), got [${this.beta1}, ${this.beta2}]`);
     }
+    this.parameterSteps = this.params.map(() => 0);
   }
 
   protected update(index: number, values: FloatArray, valueOffset: number, grads: FloatArray, gradOffset: number, size: number): void {
     const { lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled } = this;
-    const step = this.stepCount;
+    const step = ++this.parameterSteps[index];
     const m = this.buffer(index, 'exp_avg');
     const v = this.buffer(index, 'exp_avg_sq');
     const vMax = amsgrad ? this.buffer(index, 'max_exp_avg_sq') : undefined;
@@ -72,6 +77,30 @@ export class Adam extends Optimizer {
 
   protected settings(): Record<string, number | boolean> {
     return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, amsgrad: this.amsgrad };
+  }
+
+  /** Returns the state of `Optimizer.stateDict` plus each parameter's step count in `parameterSteps` ("5,4,5"). */
+  override stateDict(): OptimizerState {
+    const state = super.stateDict();
+    state.metadata.parameterSteps = this.parameterSteps.join(',');
+    return state;
+  }
+
+  /**
+   * Restores state saved by `stateDict()`. A state without `parameterSteps` counts every
+   * parameter that has moment estimates as having taken all `step` steps.
+   */
+  override loadStateDict(saved: OptimizerState): void {
+    const text = saved.metadata.parameterSteps;
+    const steps = text === undefined ? undefined : text.split(',').map(Number);
+    if (steps && steps.length !== this.params.length) {
+      throw new Error(`${this.constructor.name}.loadStateDict: the state is of ${steps.length} parameters (parameterSteps '${text}') but this optimizer has ${this.params.length}`);
+    }
+    if (steps && steps.some((step) => !(Number.isInteger(step) && step >= 0))) {
+      throw new Error(`${this.constructor.name}.loadStateDict: parameterSteps '${text}' must be non-negative integers separated by commas`);
+    }
+    super.loadStateDict(saved);
+    this.parameterSteps = steps ?? this.params.map((_, index) => (`${index}.exp_avg` in saved.tensors ? this.stepCount : 0));
   }
 }
 
