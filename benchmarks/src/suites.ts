@@ -6,5 +6,6 @@ import type { Suite } from './harness';
 import { autodiffSuite } from './autodiff';
 import { kernelsSuite } from './kernels';
 import { mamlSuite } from './maml';
+import { trainingSuite } from './training';
 
-export const suites: Suite[] = [kernelsSuite, autodiffSuite, mamlSuite];
+export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite];
