@@ -209,21 +209,22 @@ export function where<T extends FloatArray>(
 }
 
 /**
- * Converts a float view to the other float dtype, or copies it when the dtype is the same.
- * float64 to float32 rounds to nearest.
+ * Converts a float view to the other float dtype, or copies it when the dtype is the same,
+ * into `out` (of the target dtype) when given. float64 to float32 rounds to nearest.
  */
-export function cast(x: StridedView, dtype: 'float32'): NdArray<Float32Array>;
-export function cast(x: StridedView, dtype: 'float64'): NdArray<Float64Array>;
-export function cast(x: StridedView, dtype: 'float32' | 'float64'): NdArray<FloatArray>;
-export function cast(x: StridedView, dtype: 'float32' | 'float64'): NdArray<FloatArray> {
+export function cast(x: StridedView, dtype: 'float32', out?: NdArray<Float32Array>): NdArray<Float32Array>;
+export function cast(x: StridedView, dtype: 'float64', out?: NdArray<Float64Array>): NdArray<Float64Array>;
+export function cast(x: StridedView, dtype: 'float32' | 'float64', out?: NdArray<FloatArray>): NdArray<FloatArray>;
+export function cast(x: StridedView, dtype: 'float32' | 'float64', out?: NdArray<FloatArray>): NdArray<FloatArray> {
   if (dtype !== 'float32' && dtype !== 'float64') {
     throw new KernelError('cast', `unsupported dtype '${String(dtype)}' for shape ${formatShape(x.shape)}; use 'float32' or 'float64'`);
   }
   dtypeOf(x, 'cast');
-  const result = zerosView<FloatArray>(dtype, x.shape);
+  const result = out ?? zerosView<FloatArray>(dtype, x.shape);
+  if (out) checkOut('cast', out, x.shape, dtype);
   const src = x.data;
   const dst = result.data;
-  forEachRow(x.shape, { offsets: [x.offset, 0], strides: [x.stride, result.stride] }, (starts, n, steps) => {
+  forEachRow(x.shape, { offsets: [x.offset, result.offset], strides: [x.stride, result.stride] }, (starts, n, steps) => {
     let [xi, oi] = starts;
     const [xs, os] = steps;
     for (let k = 0; k < n; k++, xi += xs, oi += os) dst[oi] = src[xi];

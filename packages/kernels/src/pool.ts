@@ -10,7 +10,7 @@ import ndarray, { type NdArray } from 'ndarray';
 import { checkOut, KernelError } from './errors';
 import { type Pair } from './conv-geometry';
 import { fill } from './unary';
-import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, zerosView } from './view';
+import { type FloatArray, type StridedView, contiguousStrides, dtypeOf, formatShape, sizeOf, zerosView } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
 // global lookup in a loop is slow (Math.exp in a loop ran about 35 times slower there).
@@ -108,18 +108,20 @@ export interface MaxPoolResult<T extends FloatArray> {
 }
 
 /**
- * Max pooling. Padding never wins: padded positions are skipped, not read as zeros. Among tied
+ * Max pooling, writing the values into `out` when given (the indices are always new). Padding never wins: padded positions are skipped, not read as zeros. Among tied
  * values the first in row-major window order wins, and the gradient goes to it alone. NaN wins
  * over numbers.
  */
-export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool2dOptions): MaxPoolResult<T> {
+export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool2dOptions, out?: NdArray<T>): MaxPoolResult<T> {
   const kernel = 'maxPool2d';
   const dtype = dtypeOf(x, kernel);
   const g = poolGeometry(kernel, x.shape, options);
   const shape = [g.batch, g.channels, g.outHeight, g.outWidth];
-  const values = zerosView<T>(dtype, shape);
-  const indices = ndarray(new Int32Array(values.size), shape, contiguousStrides(shape), 0);
+  const values = out ?? zerosView<T>(dtype, shape);
+  if (out) checkOut(kernel, out, shape, dtype);
+  const indices = ndarray(new Int32Array(sizeOf(shape)), shape, contiguousStrides(shape), 0);
   const [sN, sC, sH, sW] = x.stride;
+  const [vN, vC, vH, vW] = values.stride;
   const src = x.data;
 
   let o = 0;
@@ -143,7 +145,7 @@ export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool
               }
             }
           }
-          values.data[o] = best;
+          values.data[values.offset + n * vN + c * vC + oh * vH + ow * vW] = best;
           indices.data[o] = bestIndex;
         }
       }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import ndarray from 'ndarray';
 import {
-  type AvgPool2dOptions, type Dtype, KernelError, type Pool2dOptions, avgPool2d, avgPool2dBackward, maxPool2d,
+  type AvgPool2dOptions, type Dtype, KernelError, type Pool2dOptions, avgPool2d, avgPool2dBackward, cast, maxPool2d,
   maxPool2dBackward, sizeOf,
 } from '@metagrad/kernels';
 import {
@@ -402,5 +402,30 @@ describe('pooling errors', () => {
     expect(() => avgPool2d(x, { kernelSize: 2 }, makeView('float64', [1, 1, 4, 4]))).toThrow(
       'avgPool2d: out has shape [1, 1, 4, 4] but the result has shape [1, 1, 2, 2]',
     );
+  });
+});
+
+describe('out arguments of maxPool2d and cast', () => {
+  test('maxPool2d writes values into a strided out', () => {
+    const x = makeView('float64', [1, 1, 2, 4], [1, 5, 2, 0, 3, 4, 8, 7]);
+    const backing = makeView('float64', [1, 1, 1, 2]);
+    const out = backing.step(1, 1, 1, -1); // a view that walks the two columns backwards
+    const { values, indices } = maxPool2d(x, { kernelSize: 2 }, out);
+    expect(values).toBe(out);
+    expect(toFlat(out)).toEqual([5, 8]);
+    expect(Array.from(backing.data)).toEqual([8, 5]);
+    expect(Array.from(indices.data)).toEqual([1, 6]);
+  });
+
+  test('maxPool2d rejects an out of the wrong shape', () => {
+    const x = makeView('float32', [1, 1, 2, 2]);
+    expect(() => maxPool2d(x, { kernelSize: 2 }, makeView('float32', [1, 1, 2, 2]))).toThrow('maxPool2d: out has shape [1, 1, 2, 2] but the result has shape [1, 1, 1, 1]');
+  });
+
+  test('cast writes into out of the target dtype', () => {
+    const out = makeView('float32', [3]);
+    expect(cast(makeView('float64', [3], [0.5, 1.25, -2]), 'float32', out)).toBe(out);
+    expect(Array.from(out.data)).toEqual([0.5, 1.25, -2]);
+    expect(() => cast(makeView('float64', [3]), 'float32', makeView('float64', [3]) as never)).toThrow('cast: out is float64 but the inputs are float32');
   });
 });
