@@ -104,12 +104,6 @@ export class TaskBatchLearner<M extends Module = Module> {
     readonly supportLosses: readonly number[],
   ) {}
 
-  /** Number of tasks in the batch. */
-  get tasks(): number {
-    const first = this.parameters.values().next().value as Tensor | undefined;
-    return first === undefined ? 0 : first.shape[0];
-  }
-
   /** Runs every task's adapted model on its own row of x [T, N, in]; returns [T, N, out]. */
   forward(x: Tensor): Tensor {
     return taskBatchedForward(this.module, this.parameters, x);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { DEBIAN_FASHION_MNIST_DIR } from '@metagrad/data';
 import { type Rotation, type LabelledImages, copyRotatedImage, fewShotTasks, imageClasses, rotatedMnistClasses, sinusoidTasks, splitClasses } from '@metagrad/metalearn';
 
 describe('sinusoidTasks', () => {
@@ -147,6 +149,9 @@ describe('fewShotTasks', () => {
   });
 });
 
+/** Fashion-MNIST comes from Debian's dataset-fashion-mnist package, so its test runs only where that is installed. */
+const itWithFashionMnist = existsSync(DEBIAN_FASHION_MNIST_DIR) ? it : it.skip;
+
 describe('rotatedMnistClasses', () => {
   it('splits 40 rotated MNIST classes 30 to 10', () => {
     const { dataset, metaTrain, metaTest } = rotatedMnistClasses({ split: 'test', seed: 0 });
@@ -155,6 +160,13 @@ describe('rotatedMnistClasses', () => {
     expect(metaTest).toHaveLength(10);
     const total = [...metaTrain, ...metaTest].reduce((sum, c) => sum + c.indices.length, 0);
     expect(total).toBe(4 * dataset.count);
+  });
+
+  itWithFashionMnist('loads Fashion-MNIST classes', () => {
+    const { dataset, metaTrain, metaTest } = rotatedMnistClasses({ dataset: 'fashion-mnist', split: 'test', metaTrainClasses: 20 });
+    expect(dataset.name).toBe('fashion-mnist-test');
+    expect(metaTrain).toHaveLength(20);
+    expect(metaTest).toHaveLength(20);
   });
 });
 
