@@ -3,6 +3,7 @@
  * on tasks y = A sin(x - phase), train a baseline on the same task distribution by plain
  * regression, and compare both after fine-tuning on K points of held-out tasks.
  */
+import { concat } from '@metagrad/autodiff';
 import { Adam, Linear, ReLU, Sequential, mseLoss } from '@metagrad/models';
 import {
   MAML, type MeanInterval, type SinusoidTaskBatch, evaluateTaskBatch, meanConfidenceInterval, mseLossPerTask, sinusoidTasks,
@@ -78,7 +79,7 @@ export function runSinusoid(config: SinusoidConfig, log: (line: string) => void)
   const baselineStarted = performance.now();
   const baselineLosses = repeat(config, 'baseline', () => {
     const batch = baselineTasks.sampleBatch(config.metaBatch);
-    const loss = mseLossPerTask(baseline.forward(batch.supportX), batch.supportY).add(mseLossPerTask(baseline.forward(batch.queryX), batch.queryY)).mean().div(2);
+    const loss = mseLoss(baseline.forward(concat([batch.supportX, batch.queryX], 1)), concat([batch.supportY, batch.queryY], 1));
     baselineOptimizer.zeroGrad();
     loss.backward();
     baselineOptimizer.step();
