@@ -10,24 +10,49 @@
  * where K = (C / groups) * KH * KW and dy_g is the output gradient of the group's channels laid
  * out as [F/groups, N * P]. One GEMM covers the whole batch, which keeps the matrices large
  * enough for the blocked GEMM to run at full speed even on 3x3 outputs.
+ *
+ * With the 'wasm' backend (backend.ts), the column matrices, the filters and the products of a
+ * float32 call live in WebAssembly memory, so that the GEMMs read and write them in place.
  */
 import ndarray, { type NdArray } from 'ndarray';
 import { type Conv2dOptions, type ConvGeometry, convGeometry } from './conv-geometry';
+import { wasmBackendFor } from './backend';
 import { checkOut, commonDtype, KernelError } from './errors';
 import { gemm } from './gemm';
 import { col2im, im2col } from './im2col';
 import { copy, fill } from './unary';
-import { type FloatArray, type StridedView, allocateData, formatShape, isContiguous, viewOf, zerosView } from './view';
+import { type Dtype, type FloatArray, type StridedView, allocateData, formatShape, isContiguous, sizeOf, viewOf, zerosView } from './view';
+import type { WasmBackend } from './wasm/wasm-backend';
 
 export type { Conv2dOptions } from './conv-geometry';
 
-/** Copies y-shaped data [N, F, OH, OW] into channel-major order [F, N, OH, OW]. */
-function toChannelMajor(view: StridedView, geometry: ConvGeometry): FloatArray {
+/**
+ * Allocates the scratch buffers of one convolution, all at once: typed arrays, or views of
+ * WebAssembly memory when `wasm` is given (inside its withArena).
+ */
+function allocateScratch(dtype: Dtype, sizes: readonly number[], wasm: WasmBackend | undefined): FloatArray[] {
+  return wasm ? wasm.scratch(sizes) : sizes.map((size) => allocateData(dtype, size));
+}
+
+/**
+ * Runs `body` on the WebAssembly backend, inside its arena, when that backend takes float32
+ * products of `macs` multiply-adds and `scratchFloats` fit in its memory. Otherwise `body` runs
+ * the TypeScript loops and gets `undefined` for the backend.
+ */
+function withBackend(result: StridedView, macs: number, scratchFloats: number, body: (wasm: WasmBackend | undefined) => void): void {
+  const wasm = wasmBackendFor(result.data, macs);
+  if (wasm && wasm.fits(scratchFloats)) wasm.withArena(() => body(wasm));
+  else body(undefined);
+}
+
+/** Copies y-shaped data [N, F, OH, OW] into `buffer` in channel-major order [F, N, OH, OW]. */
+function toChannelMajor(view: StridedView, geometry: ConvGeometry, buffer: FloatArray): FloatArray {
   const { batch, outChannels, outHeight, outWidth } = geometry;
   const shape = [outChannels, batch, outHeight, outWidth];
   const [sN, sF, sH, sW] = view.stride;
   const permuted = ndarray(view.data, shape, [sF, sN, sH, sW], view.offset);
-  return copy(permuted).data;
+  copy(permuted, viewOf(buffer, shape));
+  return buffer;
 }
 
 /** Copies channel-major data [F, N, OH, OW] into `out` [N, F, OH, OW]. */
@@ -38,10 +63,20 @@ function fromChannelMajor(data: FloatArray, geometry: ConvGeometry, out: NdArray
   copy(channelMajor, ndarray(out.data, channelMajor.shape, [sF, sN, sH, sW], out.offset));
 }
 
-/** Filters as a contiguous [F, K] buffer, copying only when `w` is strided. */
-function contiguousFilters(w: StridedView): { data: FloatArray; offset: number } {
-  if (isContiguous(w)) return { data: w.data, offset: w.offset };
-  return { data: copy(w).data, offset: 0 };
+/**
+ * Filters as a contiguous [F, K] buffer: a copy in `buffer` when one is given, else `w` itself.
+ * A buffer is needed when `w` is strided, and for the 'wasm' backend, which reads the filters
+ * from WebAssembly memory.
+ */
+function contiguousFilters(w: StridedView, buffer: FloatArray | undefined): { data: FloatArray; offset: number } {
+  if (buffer === undefined) return { data: w.data, offset: w.offset };
+  copy(w, viewOf(buffer, w.shape));
+  return { data: buffer, offset: 0 };
+}
+
+/** Size of the filter copy that contiguousFilters needs: 0 when it reads `w` in place. */
+function filterCopySize(w: StridedView, wasm: WasmBackend | undefined): number {
+  return wasm || !isContiguous(w) ? sizeOf(w.shape) : 0;
 }
 
 /**
@@ -62,22 +97,25 @@ export function conv2d<T extends FloatArray>(x: StridedView<T>, w: StridedView<T
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
-  const col = allocateData(dtype, depth * columns);
-  const product = allocateData(dtype, outChannels * columns);
-  const filters = contiguousFilters(w);
 
-  for (let g = 0; g < groups; g++) {
-    im2col(geometry, x, g, col);
-    gemm(
-      groupFilters, columns, depth,
-      { data: filters.data, offset: filters.offset + g * groupFilters * depth, rowStride: depth, colStride: 1 },
-      { data: col, offset: 0, rowStride: columns, colStride: 1 },
-      { data: product, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
-      false,
-    );
-  }
+  const scratchFloats = depth * columns + outChannels * columns + sizeOf(w.shape);
+  withBackend(result, groupFilters * columns * depth, scratchFloats, (wasm) => {
+    const [col, product, filterCopy] = allocateScratch(dtype, [depth * columns, outChannels * columns, filterCopySize(w, wasm)], wasm);
+    const filters = contiguousFilters(w, filterCopy.length > 0 ? filterCopy : undefined);
 
-  fromChannelMajor(product, geometry, result);
+    for (let g = 0; g < groups; g++) {
+      im2col(geometry, x, g, col);
+      gemm(
+        groupFilters, columns, depth,
+        { data: filters.data, offset: filters.offset + g * groupFilters * depth, rowStride: depth, colStride: 1 },
+        { data: col, offset: 0, rowStride: columns, colStride: 1 },
+        { data: product, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
+        false,
+      );
+    }
+
+    fromChannelMajor(product, geometry, result);
+  });
   return result;
 }
 
@@ -107,21 +145,25 @@ export function conv2dBackwardInput<T extends FloatArray>(
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
-  const gradColumns = toChannelMajor(gradOutput, geometry);
-  const gradCol = allocateData(dtype, depth * columns);
-  const filters = contiguousFilters(w);
 
-  for (let g = 0; g < groups; g++) {
-    // W_gᵀ is read in place: element (r, f) of W_gᵀ is W_g[f][r].
-    gemm(
-      depth, columns, groupFilters,
-      { data: filters.data, offset: filters.offset + g * groupFilters * depth, rowStride: 1, colStride: depth },
-      { data: gradColumns, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
-      { data: gradCol, offset: 0, rowStride: columns, colStride: 1 },
-      false,
-    );
-    col2im(geometry, gradCol, g, result);
-  }
+  const scratchFloats = outChannels * columns + depth * columns + sizeOf(w.shape);
+  withBackend(result, depth * columns * groupFilters, scratchFloats, (wasm) => {
+    const [gradColumns, gradCol, filterCopy] = allocateScratch(dtype, [outChannels * columns, depth * columns, filterCopySize(w, wasm)], wasm);
+    toChannelMajor(gradOutput, geometry, gradColumns);
+    const filters = contiguousFilters(w, filterCopy.length > 0 ? filterCopy : undefined);
+
+    for (let g = 0; g < groups; g++) {
+      // W_gᵀ is read in place: element (r, f) of W_gᵀ is W_g[f][r].
+      gemm(
+        depth, columns, groupFilters,
+        { data: filters.data, offset: filters.offset + g * groupFilters * depth, rowStride: 1, colStride: depth },
+        { data: gradColumns, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
+        { data: gradCol, offset: 0, rowStride: columns, colStride: 1 },
+        false,
+      );
+      col2im(geometry, gradCol, g, result);
+    }
+  });
   return result;
 }
 
@@ -142,28 +184,37 @@ export function conv2dBackwardFilter<T extends FloatArray>(
   checkGradOutput(kernel, gradOutput, geometry);
   const { batch, inChannels, outChannels, kernelHeight, kernelWidth, groups, outHeight, outWidth } = geometry;
   if (out) checkOut(kernel, out, filterShape, dtype);
-  const result = out && isContiguous(out) ? out : zerosView<T>(dtype, filterShape);
+  const result = out ?? zerosView<T>(dtype, filterShape);
 
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
-  const gradColumns = toChannelMajor(gradOutput, geometry);
-  const col = allocateData(dtype, depth * columns);
 
-  for (let g = 0; g < groups; g++) {
-    im2col(geometry, x, g, col);
-    // colᵀ is read in place: element (q, r) of colᵀ is col[r][q].
-    gemm(
-      groupFilters, depth, columns,
-      { data: gradColumns, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
-      { data: col, offset: 0, rowStride: 1, colStride: columns },
-      { data: result.data, offset: result.offset + g * groupFilters * depth, rowStride: depth, colStride: 1 },
-      false,
-    );
-  }
+  const scratchFloats = outChannels * columns + depth * columns + sizeOf(filterShape);
+  withBackend(result, groupFilters * depth * columns, scratchFloats, (wasm) => {
+    // The GEMM writes dW into a contiguous buffer: the result itself when the TypeScript loops
+    // run and it is contiguous, else a scratch buffer copied into the result at the end.
+    const inPlace = !wasm && isContiguous(result);
+    const filterCount = outChannels * depth;
+    const [gradColumns, col, product] = allocateScratch(dtype, [outChannels * columns, depth * columns, inPlace ? 0 : filterCount], wasm);
+    toChannelMajor(gradOutput, geometry, gradColumns);
+    const dw = inPlace ? { data: result.data, offset: result.offset } : { data: product, offset: 0 };
 
-  if (out && out !== result) copy(result, out);
-  return out ?? result;
+    for (let g = 0; g < groups; g++) {
+      im2col(geometry, x, g, col);
+      // colᵀ is read in place: element (q, r) of colᵀ is col[r][q].
+      gemm(
+        groupFilters, depth, columns,
+        { data: gradColumns, offset: g * groupFilters * columns, rowStride: columns, colStride: 1 },
+        { data: col, offset: 0, rowStride: 1, colStride: columns },
+        { data: dw.data, offset: dw.offset + g * groupFilters * depth, rowStride: depth, colStride: 1 },
+        false,
+      );
+    }
+
+    if (!inPlace) copy(viewOf(product, filterShape), result);
+  });
+  return result;
 }
 
 function checkGradOutput(kernel: string, gradOutput: StridedView, geometry: ConvGeometry): void {

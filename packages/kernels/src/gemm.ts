@@ -14,7 +14,11 @@
  * Packing into float64 saves a float32-to-float64 conversion on every load of the inner loop;
  * on the 2-core Xeon this was written on, that made the micro-kernel about 10% faster.
  * Small products skip packing and run a similar register tiling on the operands in place.
+ *
+ * These loops are the 'js' backend and the reference for the 'wasm' backend (backend.ts), to
+ * which `gemm` hands float32 products when that backend is selected.
  */
+import { wasmBackendFor } from './backend';
 import type { FloatArray } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
@@ -52,6 +56,11 @@ const tile = new Float64Array(MR * NR);
  */
 export function gemm(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Matrix, accumulate: boolean): void {
   if (m === 0 || n === 0) return;
+  const wasm = wasmBackendFor(c.data, m * n * k);
+  if (wasm !== undefined && a.data instanceof Float32Array && b.data instanceof Float32Array && wasm.fits(m * k + k * n + m * n)) {
+    wasm.gemm(m, n, k, a, b, c, accumulate);
+    return;
+  }
   if (k === 0 || m * n * k <= SMALL_PRODUCT) {
     gemmSmall(m, n, k, a, b, c, accumulate);
     return;

@@ -40,6 +40,8 @@ export { type Axes, type ReductionLayout, type ValuesAndIndices, reductionLayout
 export { logSoftmax, softmax } from './softmax';
 export { gather, gatherAlongAxis, scatterAdd, scatterAddAlongAxis } from './gather';
 
+export { type Backend, type WasmFeatures, getBackend, getThreads, setBackend, setThreads, setWorkerScript, wasmFeatures } from './backend';
+export { wasmKernelText } from './wasm/kernel-module';
 export { gemm, type Matrix } from './gemm';
 export { matmul } from './matmul';
 export { type Conv2dOptions, type Pair, convGeometry, type ConvGeometry } from './conv-geometry';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import {
-  type Conv2dOptions, type Dtype, KernelError, conv2d, conv2dBackwardFilter, conv2dBackwardInput, sizeOf,
+  type Conv2dOptions, type Dtype, KernelError, conv2d, conv2dBackwardFilter, conv2dBackwardInput, getBackend, setBackend, sizeOf,
 } from '@metagrad/kernels';
 import {
-  SENTINEL, changedOutside, dot, dtypeArb, expectClose, inputLayoutArb, inputView, type InputLayout, layoutView, makeView,
+  SENTINEL, backends, changedOutside, dot, dtypeArb, expectClose, inputLayoutArb, inputView, type InputLayout, layoutView, makeView,
   outKindArb, outView, pseudoRandom, toFlat, tolerance,
 } from './helpers';
 
@@ -178,7 +178,11 @@ function sumTolerance(dtype: Dtype, terms: number): number {
   return tolerance(dtype) * Math.max(1, terms);
 }
 
-describe('conv2d and its gradients', () => {
+describe.each(backends)('conv2d and its gradients on the %s backend', (backend) => {
+  const previous = getBackend();
+  beforeAll(() => setBackend(backend));
+  afterAll(() => setBackend(previous));
+
   test('agree with reference loops on generated geometry', () => {
     fc.assert(
       fc.property(convProblemArb, outKindArb, (problem, outKind) => {

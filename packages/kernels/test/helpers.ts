@@ -4,9 +4,12 @@
  */
 import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
-import { type Dtype, type FloatArray, contiguousStrides, sizeOf } from '@metagrad/kernels';
+import { type Backend, type Dtype, type FloatArray, contiguousStrides, sizeOf, wasmFeatures } from '@metagrad/kernels';
 
 export const dtypes: Dtype[] = ['float32', 'float64'];
+
+/** Backends of the matrix products: the TypeScript loops, and WebAssembly where the engine has SIMD. */
+export const backends: Backend[] = wasmFeatures().simd ? ['js', 'wasm'] : ['js'];
 
 /** Relative tolerance of a comparison against a float64 reference loop. */
 export function tolerance(dtype: Dtype): number {

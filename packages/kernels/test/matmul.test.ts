@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import ndarray from 'ndarray';
-import { KernelError, matmul } from '@metagrad/kernels';
-import { dtypeArb, expectClose, layoutArb, layoutView, makeView, pseudoRandom, toFlat, tolerance, valuesArb } from './helpers';
+import { KernelError, getBackend, matmul, setBackend } from '@metagrad/kernels';
+import { backends, dtypeArb, expectClose, layoutArb, layoutView, makeView, pseudoRandom, toFlat, tolerance, valuesArb } from './helpers';
 
 /** Reference: C[b][i][j] = sum over p of A[b][i][p] * B[b][p][j], batches already aligned. */
 function referenceMatmul(a: number[], b: number[], batch: number, m: number, k: number, n: number): number[] {
@@ -18,7 +18,11 @@ function referenceMatmul(a: number[], b: number[], batch: number, m: number, k: 
   return c;
 }
 
-describe('matmul', () => {
+describe.each(backends)('matmul on the %s backend', (backend) => {
+  const previous = getBackend();
+  beforeAll(() => setBackend(backend));
+  afterAll(() => setBackend(previous));
+
   test('2-D product by hand', () => {
     const a = makeView('float64', [2, 2], [1, 2, 3, 4]);
     const b = makeView('float64', [2, 1], [5, 6]);
@@ -55,6 +59,14 @@ describe('matmul', () => {
     const a = makeView('float64', [m, k], pseudoRandom(m * k, 1));
     const b = makeView('float64', [k, n], pseudoRandom(k * n, 2));
     expectClose(toFlat(matmul(a, b)), referenceMatmul(toFlat(a), toFlat(b), 1, m, k, n), 1e-12, 1e-11);
+  });
+
+  test('float32 past every block size agrees with reference', () => {
+    // Past the WebAssembly GEMM's blocks too: KC = 256 in depth, MC = 128 rows, NC = 1024 columns.
+    const [m, k, n] = [131, 260, 1030];
+    const a = makeView('float32', [m, k], pseudoRandom(m * k, 5));
+    const b = layoutView('float32', [k, n], pseudoRandom(k * n, 6), 'transposed');
+    expectClose(toFlat(matmul(a, b)), referenceMatmul(toFlat(a), toFlat(b), 1, m, k, n), 2e-5, 2e-5 * k);
   });
 
   test('batched broadcasting cases', () => {

@@ -1,0 +1,128 @@
+/**
+ * The backend setting: the implementation of the matrix products, either the plain TypeScript
+ * loops ('js') or WebAssembly SIMD generated at run time ('wasm'), and its number of threads.
+ *
+ * The choice applies to float32 `gemm`, `matmul`, `conv2d`, `conv2dBackwardInput` and
+ * `conv2dBackwardFilter`. float64 always runs on the TypeScript loops, which are also the
+ * reference the tests compare the backend with. Every other kernel is TypeScript.
+ *
+ * Defaults: 'wasm' where the engine supports WebAssembly SIMD, else 'js'; as many threads as
+ * the machine has cores. The environment variables METAGRAD_BACKEND ('js' or 'wasm') and
+ * METAGRAD_THREADS (a positive integer) change the defaults in Node.
+ */
+import { availableCores, environmentVariable } from './wasm/host';
+import { WasmRuntime, type WasmFeatures, detectFeatures } from './wasm/runtime';
+import { MAX_WORKERS, setWorkerScript } from './wasm/threads';
+import { WasmBackend } from './wasm/wasm-backend';
+
+export type Backend = 'js' | 'wasm';
+export type { WasmFeatures };
+export { setWorkerScript };
+
+/** Below this many multiply-adds a float32 GEMM stays on the TypeScript loops, which skip the copies. */
+const WASM_MIN_MACS = 512;
+/** Most threads a call may use: the main thread and one worker per job record of the control block. */
+const MAX_THREADS = MAX_WORKERS + 1;
+
+let features: WasmFeatures | undefined;
+let selected: Backend | undefined;
+let wasm: WasmBackend | undefined;
+let threadCount: number | undefined;
+
+/**
+ * Returns what this JavaScript engine supports: WebAssembly SIMD (needed by 'wasm'), relaxed
+ * SIMD (fused multiply-add) and shared memory (needed by worker threads).
+ */
+export function wasmFeatures(): WasmFeatures {
+  features ??= detectFeatures();
+  return { ...features };
+}
+
+/**
+ * Returns the backend that runs float32 matrix products.
+ *
+ * getBackend() is 'wasm' in Node 20, unless METAGRAD_BACKEND=js.
+ */
+export function getBackend(): Backend {
+  selected ??= defaultBackend();
+  return selected;
+}
+
+/**
+ * Selects the backend of float32 matrix products. Throws for 'wasm' when the engine has no
+ * WebAssembly SIMD.
+ *
+ * setBackend('js'); matmul(a, b) then runs the TypeScript loops.
+ */
+export function setBackend(backend: Backend): void {
+  if (backend !== 'js' && backend !== 'wasm') {
+    throw new Error(`setBackend: backend must be 'js' or 'wasm', got ${JSON.stringify(backend)}`);
+  }
+  if (backend === 'wasm' && !wasmFeatures().simd) {
+    throw new Error("setBackend: the 'wasm' backend needs WebAssembly SIMD, which this JavaScript engine does not support; use 'js'");
+  }
+  selected = backend;
+}
+
+/** Returns the number of threads the 'wasm' backend may use for one product, this one included. */
+export function getThreads(): number {
+  threadCount ??= defaultThreads();
+  return threadCount;
+}
+
+/**
+ * Sets the number of threads of the 'wasm' backend, this one included; 1 runs everything on the
+ * calling thread, and workers already started sleep until they are needed again. Products below about a million multiply-adds always run
+ * on one thread. Without shared memory (a browser page that is not cross-origin isolated) the
+ * backend runs on one thread whatever the setting.
+ *
+ * setThreads(2) on a 2-core machine splits large products between both cores.
+ */
+export function setThreads(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_THREADS) {
+    throw new RangeError(`setThreads: count must be an integer from 1 to ${MAX_THREADS}, got ${count}`);
+  }
+  threadCount = count;
+  if (wasm !== undefined) wasm.threads = count;
+}
+
+/**
+ * Returns the WebAssembly backend when it should run a float32 GEMM of `macs` multiply-adds
+ * with operands of `data`'s type, or undefined for the TypeScript loops.
+ */
+export function wasmBackendFor(data: ArrayBufferView, macs: number): WasmBackend | undefined {
+  if (macs < WASM_MIN_MACS || !(data instanceof Float32Array) || getBackend() !== 'wasm') return undefined;
+  return activeWasmBackend();
+}
+
+/** Returns the WebAssembly backend, created on first use. */
+export function activeWasmBackend(): WasmBackend {
+  if (wasm === undefined) {
+    const { relaxedSimd, sharedMemory } = wasmFeatures();
+    wasm = new WasmBackend(new WasmRuntime({ relaxedMadd: relaxedSimd, sharedMemory }));
+    wasm.threads = getThreads();
+  }
+  return wasm;
+}
+
+function defaultBackend(): Backend {
+  const requested = environmentVariable('METAGRAD_BACKEND');
+  if (requested === undefined || requested === '') return wasmFeatures().simd ? 'wasm' : 'js';
+  if (requested !== 'js' && requested !== 'wasm') {
+    throw new Error(`METAGRAD_BACKEND must be 'js' or 'wasm', got '${requested}'`);
+  }
+  if (requested === 'wasm' && !wasmFeatures().simd) {
+    throw new Error("METAGRAD_BACKEND is 'wasm', but this JavaScript engine does not support WebAssembly SIMD; set it to 'js'");
+  }
+  return requested;
+}
+
+function defaultThreads(): number {
+  const requested = environmentVariable('METAGRAD_THREADS');
+  if (requested === undefined || requested === '') return Math.min(MAX_THREADS, Math.max(1, availableCores()));
+  const count = Number(requested);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_THREADS) {
+    throw new Error(`METAGRAD_THREADS must be an integer from 1 to ${MAX_THREADS}, got '${requested}'`);
+  }
+  return count;
+}

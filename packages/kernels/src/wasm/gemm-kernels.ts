@@ -1,0 +1,194 @@
+/**
+ * The float32 GEMM of the WebAssembly backend: C = A·B or C += A·B, with A M×K, B K×N and C
+ * M×N, all in WebAssembly memory. Pointers and strides are in bytes. A and B may have any
+ * strides; C has unit column stride and row stride `ldc`.
+ *
+ * Three generated functions, from the innermost out:
+ *   - multiplyPanels (the macro-kernel) walks a packed block of A and a packed block of B tile
+ *     by tile. For each 2×16 tile of C it runs the micro-kernel loop over p, holding the tile in
+ *     eight f32x4 accumulators, and writes the tile into C.
+ *   - gemm (the driver) loops over blocks of NC columns, KC depth and MC rows, packing each
+ *     block of B and of A (pack-kernels.ts) into the thread's workspace before multiplying.
+ * One thread computes a whole C with gemm; with several threads, each calls gemm on its own
+ * rows or columns of C (threads.ts). The order of the sums for one element of C depends only on
+ * K, so every partition gives the same result.
+ */
+import { BYTES_PER_FLOAT, KC, MC, MR, NC, NR, workspaceLayout } from './blocking';
+import { type FunctionDefinition, FunctionBuilder } from './encoder';
+import { type Code, Label, type Local, br_if, call, f32, f32x4, i32, ifElse, local, loop, select, v128 } from './instructions';
+import { forLoop, minS } from './loops';
+
+const F = BYTES_PER_FLOAT;
+/** f32x4 vectors in one row of a tile. */
+const VECTORS = NR / 4;
+
+/** Which multiply-add the micro-kernel uses. */
+export interface GemmKernelOptions {
+  /**
+   * Use f32x4.relaxed_madd (relaxed SIMD), which V8 compiles to a fused multiply-add on CPUs
+   * with FMA, instead of f32x4.mul then f32x4.add.
+   */
+  relaxedMadd: boolean;
+}
+
+/**
+ * multiplyPanels(rows, cols, depth, packedA, packedB, c, ldc, accumulate, edgeTile) computes,
+ * for the packed rows×depth block of A and depth×cols block of B,
+ *   C[i][j] = sum over p of A[i][p] * B[p][j]     (or C[i][j] += ... when accumulate is 1)
+ * Letters: i, j index C within the block; ir and jr are the first row and column of a tile; p
+ * runs over the depth.
+ */
+export function multiplyPanelsKernel(options: GemmKernelOptions): FunctionDefinition {
+  const fn = new FunctionBuilder('multiplyPanels');
+  const rows = fn.param('rows');
+  const cols = fn.param('cols');
+  const depth = fn.param('depth');
+  const packedA = fn.param('packedA');
+  const packedB = fn.param('packedB');
+  const c = fn.param('c');
+  const ldc = fn.param('ldc');
+  const accumulate = fn.param('accumulate');
+  const edgeTile = fn.param('edgeTile');
+  const ir = fn.local('ir');
+  const jr = fn.local('jr');
+  const a = fn.local('a');
+  const aEnd = fn.local('aEnd');
+  const b = fn.local('b');
+  const tile = fn.local('tile');
+  const validRows = fn.local('validRows');
+  const validCols = fn.local('validCols');
+  const i = fn.local('i');
+  const j = fn.local('j');
+  const target = fn.local('target');
+  const sums = [0, 1].map((row) => [0, 1, 2, 3].map((v) => fn.local(`c${row}${v}`, 'v128')));
+  const bVectors = [0, 1, 2, 3].map((v) => fn.local(`b${v}`, 'v128'));
+  const aSplats = [0, 1].map((row) => fn.local(`a${row}`, 'v128'));
+
+  const advance = (pointer: Local, bytes: Code): Code => local.set(pointer, i32.add(local.get(pointer), bytes));
+  const multiplyAdd = (sum: Local, x: Local, y: Local): Code => options.relaxedMadd
+    ? local.set(sum, f32x4.relaxed_madd(local.get(x), local.get(y), local.get(sum)))
+    : local.set(sum, f32x4.add(local.get(sum), f32x4.mul(local.get(x), local.get(y))));
+
+  // The micro-kernel: tile[r][4v .. 4v+3] = sum over p of A[ir + r][p] * B[p][jr + 4v .. jr + 4v + 3].
+  // Each step reads the 2 values of A for column p (splatted across lanes) and the 16 values of
+  // B for row p, adjacent in the packed panels, so both pointers advance linearly.
+  const steps = new Label('p');
+  const microKernel: Code = [
+    sums.flat().map((sum) => local.set(sum, v128.zero())),
+    local.set(a, i32.add(local.get(packedA), i32.mul(i32.mul(local.get(ir), local.get(depth)), i32.const(F)))),
+    local.set(b, i32.add(local.get(packedB), i32.mul(i32.mul(local.get(jr), local.get(depth)), i32.const(F)))),
+    local.set(aEnd, i32.add(local.get(a), i32.mul(local.get(depth), i32.const(MR * F)))),
+    loop(steps,
+      bVectors.map((vector, v) => local.set(vector, v128.load(local.get(b), 16 * v))),
+      aSplats.map((splat, row) => local.set(splat, v128.load32_splat(local.get(a), row * F))),
+      sums.map((rowSums, row) => rowSums.map((sum, v) => multiplyAdd(sum, aSplats[row], bVectors[v]))),
+      advance(a, i32.const(MR * F)),
+      advance(b, i32.const(NR * F)),
+      br_if(steps, i32.lt_u(local.get(a), local.get(aEnd))),
+    ),
+  ];
+
+  // A whole tile inside C is stored (or added) with vector stores.
+  const rowOfTile = (row: number): Code => (row === 0 ? local.get(tile) : i32.add(local.get(tile), local.get(ldc)));
+  const storeTile: Code = ifElse(local.get(accumulate),
+    sums.map((rowSums, row) => [
+      local.set(target, rowOfTile(row)),
+      rowSums.map((sum, v) => v128.store(local.get(target), f32x4.add(v128.load(local.get(target), 16 * v), local.get(sum)), 16 * v)),
+    ]),
+    sums.map((rowSums, row) => [
+      local.set(target, rowOfTile(row)),
+      rowSums.map((sum, v) => v128.store(local.get(target), local.get(sum), 16 * v)),
+    ]),
+  );
+
+  // A tile at the bottom or right edge of C goes through the edge tile, from which only the
+  // elements inside C are copied, so C needs no padding.
+  const storeEdgeTile: Code = [
+    sums.map((rowSums, row) => rowSums.map((sum, v) => v128.store(local.get(edgeTile), local.get(sum), (row * NR + 4 * v) * F))),
+    local.set(validRows, minS(i32.const(MR), i32.sub(local.get(rows), local.get(ir)))),
+    local.set(validCols, minS(i32.const(NR), i32.sub(local.get(cols), local.get(jr)))),
+    forLoop(i, i32.const(0), local.get(validRows), i32.const(1),
+      forLoop(j, i32.const(0), local.get(validCols), i32.const(1),
+        local.set(target, i32.add(i32.add(local.get(tile), i32.mul(local.get(i), local.get(ldc))), i32.mul(local.get(j), i32.const(F)))),
+        f32.store(local.get(target), f32.add(
+          select(f32.load(local.get(target)), f32.const(0), local.get(accumulate)),
+          f32.load(i32.add(local.get(edgeTile), i32.mul(i32.add(i32.mul(local.get(i), i32.const(NR)), local.get(j)), i32.const(F)))),
+        )),
+      ),
+    ),
+  ];
+
+  const insideC = i32.and(
+    i32.le_s(i32.add(local.get(ir), i32.const(MR)), local.get(rows)),
+    i32.le_s(i32.add(local.get(jr), i32.const(NR)), local.get(cols)),
+  );
+
+  // Tiles are visited column panel by column panel: the 16 KiB panel of B stays in L1 cache
+  // while every row panel of A passes it.
+  return fn.define(forLoop(jr, i32.const(0), local.get(cols), i32.const(NR),
+    forLoop(ir, i32.const(0), local.get(rows), i32.const(MR),
+      microKernel,
+      local.set(tile, i32.add(i32.add(local.get(c), i32.mul(local.get(ir), local.get(ldc))), i32.mul(local.get(jr), i32.const(F)))),
+      ifElse(insideC, storeTile, storeEdgeTile),
+    ),
+  ));
+}
+
+/**
+ * gemm(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, accumulate, workspace)
+ * computes C = A·B, or C += A·B when accumulate is 1, for k >= 1. Letters follow BLAS, and
+ * jc, pc, ic are the first column, depth and row of the current block.
+ */
+export function gemmDriverKernel(): FunctionDefinition {
+  const fn = new FunctionBuilder('gemm');
+  const m = fn.param('m');
+  const n = fn.param('n');
+  const k = fn.param('k');
+  const a = fn.param('a');
+  const aRowStride = fn.param('aRowStride');
+  const aColStride = fn.param('aColStride');
+  const b = fn.param('b');
+  const bRowStride = fn.param('bRowStride');
+  const bColStride = fn.param('bColStride');
+  const c = fn.param('c');
+  const ldc = fn.param('ldc');
+  const accumulate = fn.param('accumulate');
+  const workspace = fn.param('workspace');
+  const jc = fn.local('jc');
+  const pc = fn.local('pc');
+  const ic = fn.local('ic');
+  const nc = fn.local('nc');
+  const kc = fn.local('kc');
+  const mc = fn.local('mc');
+  const packedA = fn.local('packedA');
+  const packedB = fn.local('packedB');
+
+  const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
+
+  return fn.define([
+    local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
+    local.set(packedB, i32.add(local.get(workspace), i32.const(workspaceLayout.packedB))),
+    forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
+      local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
+      forLoop(pc, i32.const(0), local.get(k), i32.const(KC),
+        local.set(kc, minS(i32.const(KC), i32.sub(local.get(k), local.get(pc)))),
+        call('packB',
+          i32.add(offset(b, pc, bRowStride), i32.mul(local.get(jc), local.get(bColStride))),
+          local.get(bRowStride), local.get(bColStride), local.get(kc), local.get(nc), local.get(packedB)),
+        forLoop(ic, i32.const(0), local.get(m), i32.const(MC),
+          local.set(mc, minS(i32.const(MC), i32.sub(local.get(m), local.get(ic)))),
+          call('packA',
+            i32.add(offset(a, ic, aRowStride), i32.mul(local.get(pc), local.get(aColStride))),
+            local.get(aRowStride), local.get(aColStride), local.get(mc), local.get(kc), local.get(packedA)),
+          // Later depth blocks add to what the first one wrote.
+          call('multiplyPanels',
+            local.get(mc), local.get(nc), local.get(kc), local.get(packedA), local.get(packedB),
+            i32.add(offset(c, ic, ldc), i32.mul(local.get(jc), i32.const(F))),
+            local.get(ldc),
+            i32.or(local.get(accumulate), i32.gt_s(local.get(pc), i32.const(0))),
+            i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile))),
+        ),
+      ),
+    ),
+  ]);
+}

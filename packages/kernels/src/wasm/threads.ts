@@ -1,0 +1,199 @@
+/**
+ * Worker threads over the shared WebAssembly memory: Node's worker_threads, or Web Workers in a
+ * browser when the page is cross-origin isolated and a worker script URL is set.
+ *
+ * The main thread is thread 0 and works too. To run a job split into parts, it writes one record
+ * per worker into the control block at address 0, sets `pending` to the number of those parts,
+ * bumps `generation` and wakes sleeping workers, and runs part 0. A record is run by whichever
+ * thread claims it first (compare-and-exchange on its `claim` word): its worker (worker.js), or
+ * the main thread, which after part 0 claims every part no worker has started. So a worker that
+ * the operating system is slow to schedule delays nothing, and the parts stay the same. Then the
+ * main thread waits until `pending` is 0. A worker only looks at a record that carries the
+ * generation it woke for, so one that wakes late never runs a part twice.
+ *
+ * Workers start in the background and join the calls after they are ready; until then calls use
+ * fewer threads. Results do not depend on how many threads join (see gemm-kernels.ts). Idle
+ * workers sleep in Atomics.wait, and they are unreferenced, so they never keep a Node process
+ * alive.
+ */
+import { inNode, requireNode, workerScriptPath } from './host';
+import { CONTROL_BYTES, type WasmRuntime } from './runtime';
+
+/** Word indices of the control block, passed to every worker. */
+export const controlLayout = {
+  words: CONTROL_BYTES / 4,
+  generation: 0,
+  pending: 1,
+  failed: 2,
+  /** First word of the job records, and words per record. */
+  jobs: 16,
+  jobWords: 32,
+  /** Words within a record. */
+  ready: 0,
+  jobGeneration: 1,
+  /** 0 while the part waits, 1 once its worker claimed it, 2 once the main thread did. */
+  claim: 2,
+  function: 3,
+  args: 4,
+  argCount: 16,
+};
+
+/** Job functions, numbered as worker.js numbers them. */
+export const jobFunctions = { gemm: 1 } as const;
+
+/** Workers the control block has records for. */
+export const MAX_WORKERS = (controlLayout.words - controlLayout.jobs) / controlLayout.jobWords;
+
+/**
+ * How long a waiting thread spins before it sleeps. Long enough to bridge the JavaScript work
+ * between the kernel calls of a training step, short enough to give the core back soon after.
+ */
+const SPIN_MILLISECONDS = 2;
+
+/** The parts of a Node Worker or a browser Worker that the pool uses. */
+interface WorkerHandle {
+  terminate(): unknown;
+}
+
+interface NodeWorker extends WorkerHandle {
+  unref(): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+
+interface BrowserGlobals {
+  Worker?: new (url: string) => WorkerHandle & { postMessage(data: unknown): void };
+  crossOriginIsolated?: boolean;
+}
+
+const browser = globalThis as unknown as BrowserGlobals;
+
+/** URL of worker.js for browsers, set with setWorkerScript. */
+let browserWorkerScript: string | undefined;
+
+/**
+ * Sets the URL from which a browser loads worker.js (dist/wasm/worker.js of this package, served
+ * by the page). Node finds the script by itself.
+ */
+export function setWorkerScript(url: string): void {
+  browserWorkerScript = url;
+}
+
+/** Tells whether this environment can start worker threads for the backend. */
+export function workersSupported(): boolean {
+  if (inNode) return true;
+  return typeof browser.Worker === 'function' && browser.crossOriginIsolated === true && browserWorkerScript !== undefined;
+}
+
+export class ThreadPool {
+  private readonly control: Int32Array;
+  private readonly workers: Array<WorkerHandle | undefined> = [];
+  private readonly failures: Error[] = [];
+  /** Node's main thread may block in Atomics.wait; a browser's main thread may not. */
+  private readonly canBlock = inNode;
+
+  constructor(private readonly runtime: WasmRuntime) {
+    this.control = new Int32Array(runtime.memory.buffer, 0, controlLayout.words);
+  }
+
+  /** Starts workers until there are `count`, without waiting for them to be ready. */
+  start(count: number): void {
+    const target = Math.min(count, MAX_WORKERS);
+    while (this.workers.length < target) {
+      const index = this.workers.length;
+      this.workers.push(this.spawn(index));
+    }
+  }
+
+  /** Returns the indices of up to `limit` workers that are ready for jobs. */
+  readyWorkers(limit: number): number[] {
+    const ready: number[] = [];
+    for (let index = 0; index < this.workers.length && ready.length < limit; index++) {
+      if (this.workers[index] !== undefined && Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1) ready.push(index);
+    }
+    return ready;
+  }
+
+  /** Errors of workers that failed to start or crashed; they take no more jobs. */
+  get workerFailures(): readonly Error[] {
+    return this.failures;
+  }
+
+  /**
+   * Runs `gemm` with `parts[0]` on this thread and offers `parts[t]` to worker `workers[t - 1]`,
+   * and returns when every part is done. Throws if a worker's part failed.
+   */
+  runGemm(parts: readonly number[][], workers: readonly number[]): void {
+    const { control } = this;
+    const generation = Atomics.load(control, controlLayout.generation) + 1;
+    for (let t = 1; t < parts.length; t++) {
+      const record = this.record(workers[t - 1]);
+      control.set(parts[t], record + controlLayout.args);
+      Atomics.store(control, record + controlLayout.function, jobFunctions.gemm);
+      Atomics.store(control, record + controlLayout.claim, 0);
+      Atomics.store(control, record + controlLayout.jobGeneration, generation);
+    }
+    Atomics.store(control, controlLayout.pending, parts.length - 1);
+    Atomics.store(control, controlLayout.generation, generation);
+    Atomics.notify(control, controlLayout.generation);
+
+    this.gemmPart(parts[0]);
+    for (let t = 1; t < parts.length; t++) {
+      const record = this.record(workers[t - 1]);
+      if (Atomics.compareExchange(control, record + controlLayout.claim, 0, 2) !== 0) continue;
+      this.gemmPart(parts[t]);
+      Atomics.sub(control, controlLayout.pending, 1);
+    }
+
+    this.waitForWorkers();
+    const failed = Atomics.exchange(control, controlLayout.failed, 0);
+    if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while computing a GEMM`);
+  }
+
+  private gemmPart(part: readonly number[]): void {
+    const [m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate, workspace] = part;
+    this.runtime.exports.gemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate, workspace);
+  }
+
+  private waitForWorkers(): void {
+    const { control } = this;
+    const start = Date.now();
+    let pending = Atomics.load(control, controlLayout.pending);
+    for (let spins = 1; pending !== 0; spins++) {
+      if (this.canBlock && (spins & 1023) === 0 && Date.now() - start > SPIN_MILLISECONDS) {
+        Atomics.wait(control, controlLayout.pending, pending);
+      }
+      pending = Atomics.load(control, controlLayout.pending);
+    }
+  }
+
+  private record(worker: number): number {
+    return controlLayout.jobs + worker * controlLayout.jobWords;
+  }
+
+  private spawn(index: number): WorkerHandle | undefined {
+    const workerData = { module: this.runtime.module, memory: this.runtime.memory, index, layout: controlLayout, spinMilliseconds: SPIN_MILLISECONDS };
+    try {
+      if (inNode) {
+        const { Worker } = requireNode<{ Worker: new (path: string, options: { workerData: unknown }) => NodeWorker }>('node:worker_threads');
+        const worker = new Worker(workerScriptPath(), { workerData });
+        worker.unref();
+        worker.on('error', (error) => this.fail(index, error));
+        return worker;
+      }
+      const worker = new browser.Worker!(browserWorkerScript!);
+      worker.postMessage(workerData);
+      return worker;
+    } catch (error) {
+      this.fail(index, error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+  }
+
+  /** Takes a failed worker out of the pool; the calls go on with fewer threads. */
+  private fail(index: number, error: Error): void {
+    this.failures.push(error);
+    this.workers[index]?.terminate();
+    this.workers[index] = undefined;
+    Atomics.store(this.control, this.record(index) + controlLayout.ready, 0);
+  }
+}

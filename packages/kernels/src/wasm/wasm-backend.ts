@@ -1,0 +1,234 @@
+/**
+ * The WebAssembly backend as the kernels call it: a float32 GEMM on strided operands anywhere
+ * in JavaScript memory, and scratch buffers inside WebAssembly memory for kernels (conv2d) that
+ * build their operands in place.
+ *
+ * A GEMM call takes these steps:
+ *   1. place each operand. One already in WebAssembly memory is used where it is. Any other is
+ *      copied into the arena: as one block when its elements lie close together, else element
+ *      by element into a row-major matrix.
+ *   2. split C into one part per thread, by columns when C is wider than tall, else by rows;
+ *   3. run the parts (threads.ts) and copy C out when it was staged.
+ */
+import type { Matrix } from '../gemm';
+import { BYTES_PER_FLOAT, MR, NR } from './blocking';
+import { type WasmRuntime } from './runtime';
+import { ThreadPool, workersSupported } from './threads';
+
+const F = BYTES_PER_FLOAT;
+/** A strided operand is copied as one block when the block has at most this many times its elements. */
+const MAX_SPAN_RATIO = 2;
+/**
+ * Below this many multiply-adds a GEMM runs on one thread. Waking a spinning worker and
+ * joining it cost a few microseconds, about the time of a 64×64×64 product.
+ */
+const PARALLEL_MIN_MACS = 1 << 19;
+
+/** The place of an operand in WebAssembly memory, and the copy that puts it there. */
+interface Placement {
+  /** Byte address of element (0, 0) and byte strides. */
+  address: number;
+  rowStride: number;
+  colStride: number;
+  copy: 'none' | 'block' | 'elements';
+  /** For 'block': first element of the source block and its length. */
+  blockStart: number;
+  blockLength: number;
+  /** For 'block' and 'elements': byte address of the destination. */
+  destination: number;
+}
+
+export class WasmBackend {
+  private readonly pool: ThreadPool | undefined;
+  private threadCount = 1;
+
+  constructor(readonly runtime: WasmRuntime) {
+    this.pool = runtime.options.sharedMemory && workersSupported() ? new ThreadPool(runtime) : undefined;
+  }
+
+  /** Threads a GEMM may use, this one included. Workers start on the first call that needs them. */
+  get threads(): number {
+    return this.threadCount;
+  }
+
+  set threads(count: number) {
+    this.threadCount = this.pool ? count : 1;
+    this.runtime.reserveWorkspaces(this.threadCount);
+  }
+
+  /** Tells whether worker threads are possible here: shared memory and a way to start workers. */
+  get supportsThreads(): boolean {
+    return this.pool !== undefined;
+  }
+
+  get workerFailures(): readonly Error[] {
+    return this.pool?.workerFailures ?? [];
+  }
+
+  /** Number of worker threads started and ready for jobs. */
+  readyWorkerCount(): number {
+    return this.pool ? this.pool.readyWorkers(this.threadCount - 1).length : 0;
+  }
+
+  /** Starts `threads - 1` workers, without waiting for them to be ready. */
+  startWorkers(): void {
+    if (this.threadCount > 1) this.pool?.start(this.threadCount - 1);
+  }
+
+  /** Tells whether `count` more floats fit in WebAssembly memory next to what is allocated. */
+  fits(count: number): boolean {
+    return this.runtime.fits(count);
+  }
+
+  /**
+   * Runs `body` with the arena's allocations freed afterwards. Views of WebAssembly memory
+   * taken inside must not be used after it returns.
+   */
+  withArena<T>(body: () => T): T {
+    const top = this.runtime.mark();
+    try {
+      return body();
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /**
+   * Allocates float32 buffers of the given sizes in the arena, inside `withArena`, and returns
+   * views of them. Every buffer a kernel needs must come from one call, because a later
+   * allocation may grow the memory and detach earlier views.
+   */
+  scratch(sizes: readonly number[]): Float32Array[] {
+    const addresses = sizes.map((size) => this.runtime.allocate(size));
+    const floats = this.runtime.floatView();
+    return addresses.map((address, i) => floats.subarray(address / F, address / F + sizes[i]));
+  }
+
+  /** C = A·B, or C += A·B, for float32 operands with k >= 1. See `gemm` in ../gemm.ts. */
+  gemm(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Matrix, accumulate: boolean): void {
+    this.withArena(() => {
+      const aPlace = this.place(a, m, k);
+      const bPlace = this.place(b, k, n);
+      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
+      const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(m * n);
+      const ldc = cResident ? c.rowStride * F : n * F;
+
+      const floats = this.runtime.floatView();
+      this.copyIn(aPlace, a, m, k, floats);
+      this.copyIn(bPlace, b, k, n, floats);
+      this.run(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
+      if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
+    });
+  }
+
+  /** Decides where an operand goes and allocates its copy; copies nothing yet. */
+  private place(matrix: Matrix, rows: number, cols: number): Placement {
+    const { data, offset, rowStride, colStride } = matrix;
+    if (this.runtime.owns(data)) {
+      const address = data.byteOffset + offset * F;
+      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'none', blockStart: 0, blockLength: 0, destination: 0 };
+    }
+
+    const low = offset + Math.min(0, (rows - 1) * rowStride) + Math.min(0, (cols - 1) * colStride);
+    const high = offset + Math.max(0, (rows - 1) * rowStride) + Math.max(0, (cols - 1) * colStride);
+    const blockLength = high - low + 1;
+    if (blockLength <= MAX_SPAN_RATIO * rows * cols) {
+      const destination = this.runtime.allocate(blockLength);
+      const address = destination + (offset - low) * F;
+      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'block', blockStart: low, blockLength, destination };
+    }
+
+    const destination = this.runtime.allocate(rows * cols);
+    return { address: destination, rowStride: cols * F, colStride: F, copy: 'elements', blockStart: 0, blockLength: 0, destination };
+  }
+
+  private copyIn(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array): void {
+    const { data, offset, rowStride, colStride } = matrix;
+    if (placement.copy === 'block') {
+      floats.set(data.subarray(placement.blockStart, placement.blockStart + placement.blockLength), placement.destination / F);
+      return;
+    }
+    if (placement.copy === 'none') return;
+
+    // Element (i, p) goes to row-major position i * cols + p.
+    let d = placement.destination / F;
+    for (let i = 0; i < rows; i++) {
+      let s = offset + i * rowStride;
+      for (let p = 0; p < cols; p++, s += colStride) floats[d++] = data[s];
+    }
+  }
+
+  /** Splits C among the threads that are ready and runs every part. */
+  private run(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
+    const wanted = m * n * k >= PARALLEL_MIN_MACS ? this.threadCount : 1;
+    const workers = wanted > 1 && this.pool ? this.readyWorkers(wanted - 1) : [];
+    const parts = partition(m, n, workers.length + 1).map((part, t) => [
+      part.rows, part.cols, k,
+      a.address + part.firstRow * a.rowStride, a.rowStride, a.colStride,
+      b.address + part.firstCol * b.colStride, b.rowStride, b.colStride,
+      c + part.firstRow * ldc + part.firstCol * F, ldc, accumulate ? 1 : 0,
+      this.runtime.workspace(t),
+    ]);
+
+    if (parts.length === 1) {
+      const [rows, cols, depth, aAddress, ars, acs, bAddress, brs, bcs, cAddress, cStride, add, workspace] = parts[0];
+      this.runtime.exports.gemm(rows, cols, depth, aAddress, ars, acs, bAddress, brs, bcs, cAddress, cStride, add, workspace);
+      return;
+    }
+    this.pool!.runGemm(parts, workers);
+  }
+
+  private readyWorkers(count: number): number[] {
+    this.startWorkers();
+    return this.pool!.readyWorkers(count);
+  }
+}
+
+/** One thread's block of C: rows [firstRow, firstRow + rows) and columns [firstCol, firstCol + cols). */
+interface Part {
+  firstRow: number;
+  rows: number;
+  firstCol: number;
+  cols: number;
+}
+
+/**
+ * Splits an m×n C into at most `threads` blocks of nearly equal size, along the longer side and
+ * on tile boundaries (16 columns or 2 rows), so that no tile is shared between threads. Each
+ * thread packs the whole of the operand along the other side, and splitting the longer side
+ * keeps that shorter operand the one that every thread packs.
+ */
+export function partition(m: number, n: number, threads: number): Part[] {
+  const byColumns = n >= m;
+  const length = byColumns ? n : m;
+  const unit = byColumns ? NR : MR;
+  const units = Math.ceil(length / unit);
+  const count = Math.max(1, Math.min(threads, units));
+
+  const parts: Part[] = [];
+  for (let t = 0; t < count; t++) {
+    const start = Math.min(length, Math.round((units * t) / count) * unit);
+    const end = Math.min(length, Math.round((units * (t + 1)) / count) * unit);
+    parts.push(byColumns ? { firstRow: 0, rows: m, firstCol: start, cols: end - start } : { firstRow: start, rows: end - start, firstCol: 0, cols: n });
+  }
+  return parts;
+}
+
+/** Copies (or adds) the row-major m×n block at `floats[start]` into the strided matrix C. */
+function copyOut(floats: Float32Array, start: number, c: Matrix, m: number, n: number, accumulate: boolean): void {
+  const { data, offset, rowStride, colStride } = c;
+  if (!accumulate && colStride === 1 && rowStride === n) {
+    data.set(floats.subarray(start, start + m * n), offset);
+    return;
+  }
+  if (!accumulate && colStride === 1) {
+    for (let i = 0; i < m; i++) data.set(floats.subarray(start + i * n, start + (i + 1) * n), offset + i * rowStride);
+    return;
+  }
+
+  let s = start;
+  for (let i = 0; i < m; i++) {
+    let d = offset + i * rowStride;
+    for (let j = 0; j < n; j++, d += colStride) data[d] = accumulate ? data[d] + floats[s++] : floats[s++];
+  }
+}

@@ -1,0 +1,190 @@
+import { setFlagsFromString } from 'node:v8';
+import fc from 'fast-check';
+import ndarray from 'ndarray';
+import type { Matrix } from '@metagrad/kernels';
+import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
+import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
+import { WasmBackend, partition } from '../src/wasm/wasm-backend';
+import { type InputLayout, expectClose, inputLayoutArb, inputView, outKindArb, outView, pseudoRandom, toFlat } from './helpers';
+
+const simd = detectFeatures().simd;
+const describeWithSimd = simd ? describe : describe.skip;
+
+/** Reference: C[i][j] = sum over p of A[i][p] * B[p][j] in float64, plus C0[i][j] when accumulating. */
+function referenceGemm(a: number[], b: number[], m: number, k: number, n: number, c0?: number[]): number[] {
+  const c = new Array<number>(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let total = c0 ? c0[i * n + j] : 0;
+      for (let p = 0; p < k; p++) total += a[i * k + p] * b[p * n + j];
+      c[i * n + j] = total;
+    }
+  }
+  return c;
+}
+
+function asMatrix(view: { data: Float32Array | Float64Array; stride: number[]; offset: number }): Matrix {
+  return { data: view.data, offset: view.offset, rowStride: view.stride[0], colStride: view.stride[1] };
+}
+
+/** Polls until `count` workers of `backend` are ready, so that a call really uses them. */
+async function waitForWorkers(backend: WasmBackend, count: number): Promise<void> {
+  backend.startWorkers();
+  const deadline = Date.now() + 10_000;
+  while (backend.readyWorkerCount() < count) {
+    if (Date.now() > deadline) throw new Error(`only ${backend.readyWorkerCount()} of ${count} workers became ready in 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A GEMM problem: sizes, the layouts of A and B, where C goes and whether it accumulates. */
+interface GemmProblem {
+  m: number;
+  n: number;
+  k: number;
+  layouts: [InputLayout, InputLayout];
+  mask: number;
+  outKind: 'contiguous' | 'strided';
+  accumulate: boolean;
+  seed: number;
+}
+
+function problemArb(maxSize: number): fc.Arbitrary<GemmProblem> {
+  return fc.record({
+    m: fc.integer({ min: 1, max: maxSize }),
+    n: fc.integer({ min: 1, max: maxSize }),
+    k: fc.integer({ min: 1, max: maxSize }),
+    layouts: fc.tuple(inputLayoutArb, inputLayoutArb),
+    mask: fc.nat(3),
+    outKind: fc.constantFrom<'contiguous' | 'strided'>('contiguous', 'strided'),
+    accumulate: fc.boolean(),
+    seed: fc.integer(),
+  });
+}
+
+/** Runs one problem on `backend` and compares it with the reference. */
+function checkProblem(backend: WasmBackend, problem: GemmProblem): void {
+  const { m, n, k, layouts, mask, outKind, accumulate, seed } = problem;
+  const a = inputView('float32', [m, k], pseudoRandom(m * k, seed), layouts[0], mask);
+  const b = inputView('float32', [k, n], pseudoRandom(k * n, seed + 1), layouts[1], mask);
+  const c = outView('float32', [m, n], outKind)!;
+  const start = pseudoRandom(m * n, seed + 2);
+  start.forEach((value, flat) => (c.data[c.offset + Math.floor(flat / n) * c.stride[0] + (flat % n) * c.stride[1]] = value));
+
+  backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), accumulate);
+
+  const expected = referenceGemm(toFlat(a), toFlat(b), m, k, n, accumulate ? toFlat(c).map((_, i) => Math.fround(start[i])) : undefined);
+  expectClose(toFlat(c), expected, 1e-5, 2e-6 * (k + 1));
+}
+
+describeWithSimd('WebAssembly GEMM', () => {
+  const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }));
+
+  test('agrees with reference on small generated problems', () => {
+    fc.assert(fc.property(problemArb(40), (problem) => checkProblem(backend, problem)), { numRuns: 300 });
+  });
+
+  test('agrees with reference past every block size', () => {
+    // Ragged edges in every loop of the driver: K > KC, M > MC, N > NC.
+    const sizes: Array<[number, number, number]> = [[MC + 3, NR * 2 + 5, KC + 7], [MR + 1, NC + 17, 9], [2 * MC + 1, 3, 2 * KC + 1]];
+    for (const [m, n, k] of sizes) {
+      for (const layouts of [['contiguous', 'contiguous'], ['transposed', 'transposed'], ['sliced', 'reversed']] as Array<[InputLayout, InputLayout]>) {
+        checkProblem(backend, { m, n, k, layouts, mask: 0, outKind: 'contiguous', accumulate: false, seed: m + n + k });
+      }
+    }
+  });
+
+  test('reads and writes scratch buffers in place', () => {
+    const [m, n, k] = [19, 37, 23];
+    backend.withArena(() => {
+      const [aData, bData, cData] = backend.scratch([m * k, k * n, m * n]);
+      aData.set(pseudoRandom(m * k, 1));
+      bData.set(pseudoRandom(k * n, 2));
+      cData.fill(1);
+      // A is read transposed in place: element (i, p) of A is aData[p * m + i].
+      backend.gemm(m, n, k, { data: aData, offset: 0, rowStride: 1, colStride: m }, { data: bData, offset: 0, rowStride: n, colStride: 1 }, { data: cData, offset: 0, rowStride: n, colStride: 1 }, true);
+
+      const a = toFlat(ndarray(aData, [m, k], [1, m], 0));
+      expectClose(Array.from(cData), referenceGemm(a, Array.from(bData), m, k, n, new Array<number>(m * n).fill(1)), 1e-5, 1e-5 * k);
+    });
+  });
+
+  test('memory stays the same over 10,000 calls', () => {
+    const [m, n, k] = [24, 40, 33];
+    const a = inputView('float32', [m, k], pseudoRandom(m * k, 3), 'sliced');
+    const b = inputView('float32', [k, n], pseudoRandom(k * n, 4), 'transposed');
+    const c = outView('float32', [m, n], 'strided')!;
+    backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+    const bytes = backend.runtime.memoryBytes;
+    const top = backend.runtime.mark();
+
+    for (let call = 0; call < 10_000; call++) backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+
+    expect(backend.runtime.memoryBytes).toBe(bytes);
+    expect(backend.runtime.mark()).toBe(top);
+  });
+
+  test('partition covers C in tiles along its longer side', () => {
+    for (const [m, n, threads] of [[10, 1000, 2], [1000, 10, 3], [5, 5, 4], [64, 64, 1], [3, 47, 8]]) {
+      const parts = partition(m, n, threads);
+      const byColumns = n >= m;
+      const unit = byColumns ? NR : MR;
+      let next = 0;
+      for (const part of parts) {
+        const [first, length, otherFirst, otherLength] = byColumns ? [part.firstCol, part.cols, part.firstRow, part.rows] : [part.firstRow, part.rows, part.firstCol, part.cols];
+        expect(first).toBe(next);
+        expect(first % unit).toBe(0);
+        expect(length).toBeGreaterThan(0);
+        expect([otherFirst, otherLength]).toEqual([0, byColumns ? m : n]);
+        next = first + length;
+      }
+      expect(next).toBe(byColumns ? n : m);
+      expect(parts.length).toBe(Math.min(threads, Math.ceil((byColumns ? n : m) / unit)));
+    }
+  });
+});
+
+describeWithSimd('WebAssembly GEMM on worker threads', () => {
+  const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }));
+
+  beforeAll(async () => {
+    backend.threads = 3;
+    await waitForWorkers(backend, 2);
+  });
+
+  test('gives the same bits on 1, 2 and 3 threads', () => {
+    // Wide, tall and square products, each large enough to be split.
+    const shapes: Array<[number, number, number]> = [[40, 1500, 70], [1500, 30, 60], [200, 200, 300]];
+    for (const [m, n, k] of shapes) {
+      const a = inputView('float32', [m, k], pseudoRandom(m * k, m), 'contiguous');
+      const b = inputView('float32', [k, n], pseudoRandom(k * n, n), 'transposed');
+      const results = [1, 2, 3].map((threads) => {
+        backend.threads = threads;
+        const c = outView('float32', [m, n], 'contiguous')!;
+        backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+        return Array.from(c.data);
+      });
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
+      expectClose(results[0], referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
+    }
+    expect(backend.workerFailures).toEqual([]);
+  });
+
+  test('agrees with reference on generated problems', () => {
+    backend.threads = 3;
+    fc.assert(fc.property(problemArb(300), (problem) => checkProblem(backend, problem)), { numRuns: 25 });
+  });
+});
+
+describeWithSimd('WebAssembly GEMM with relaxed SIMD', () => {
+  // Node 20 validates relaxed SIMD only behind this flag, which V8 reads when it validates a module.
+  beforeAll(() => setFlagsFromString('--experimental-wasm-relaxed-simd'));
+  afterAll(() => setFlagsFromString('--no-experimental-wasm-relaxed-simd'));
+
+  test('fused multiply-add agrees with reference', () => {
+    expect(detectFeatures().relaxedSimd).toBe(true);
+    const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: true, sharedMemory: true }));
+    fc.assert(fc.property(problemArb(70), (problem) => checkProblem(backend, problem)), { numRuns: 80 });
+  });
+});

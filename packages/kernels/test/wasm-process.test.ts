@@ -1,0 +1,83 @@
+/**
+ * Runs the compiled package in a child Node process, as a user's script would: with worker
+ * threads the script must still exit on its own, and 10,000 kernel calls must not grow memory.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { wasmFeatures } from '@metagrad/kernels';
+
+const repositoryRoot = path.resolve(__dirname, '../../..');
+const packageDirectory = path.resolve(__dirname, '..');
+
+/**
+ * Makes 10,000 calls on two threads: mostly small products, which stay on one thread, and
+ * every tenth a product and a convolution large enough to be split. Memory is measured after
+ * 1,000 warm-up calls and at the end, each time after full garbage collections.
+ */
+const script = `
+const ndarray = require('ndarray');
+const kernels = require('./dist');
+const { activeWasmBackend } = require('./dist/backend');
+kernels.setThreads(2);
+
+const filled = (size, seed) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37 + seed));
+const small = [ndarray(filled(64 * 64, 1), [64, 64]), ndarray(filled(64 * 64, 2), [64, 64])];
+const large = [ndarray(filled(256 * 128, 3), [256, 128]), ndarray(filled(128 * 128, 4), [128, 128]).transpose(1, 0)];
+const image = ndarray(filled(8 * 16 * 12 * 12, 5), [8, 16, 12, 12]);
+const filters = ndarray(filled(32 * 16 * 3 * 3, 6), [32, 16, 3, 3]);
+
+function call(index) {
+  if (index % 10 === 0) {
+    kernels.matmul(large[0], large[1]);
+    kernels.conv2d(image, filters);
+  } else {
+    kernels.matmul(small[0], small[1]);
+  }
+}
+
+// V8 frees the memory of dead array buffers on a background thread after a collection, so
+// measure after two collections with a pause between them.
+async function measure() {
+  global.gc();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  global.gc();
+  const usage = process.memoryUsage();
+  return { heap: usage.heapUsed, buffers: usage.arrayBuffers, wasm: activeWasmBackend().runtime.memoryBytes };
+}
+
+(async () => {
+  for (let i = 0; i < 1000; i++) call(i);
+  const before = await measure();
+  for (let i = 1000; i < 10000; i++) call(i);
+  const after = await measure();
+  console.log(JSON.stringify({ backend: kernels.getBackend(), before, after, workers: activeWasmBackend().readyWorkerCount() }));
+})();
+`;
+
+const describeWithSimd = wasmFeatures().simd ? describe : describe.skip;
+
+describeWithSimd('compiled package with worker threads', () => {
+  test('exits on its own with flat memory over 10,000 calls', () => {
+    execFileSync(process.execPath, [path.join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/kernels'], { cwd: repositoryRoot });
+
+    // execFileSync returns only once the child has exited; the timeout fails the test otherwise.
+    const output = execFileSync(process.execPath, ['--expose-gc', '-e', script], {
+      cwd: packageDirectory,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, METAGRAD_BACKEND: 'wasm' },
+    });
+    const result = JSON.parse(output.trim().split('\n').pop()!) as {
+      backend: string;
+      before: { heap: number; buffers: number; wasm: number };
+      after: { heap: number; buffers: number; wasm: number };
+      workers: number;
+    };
+
+    expect(result.backend).toBe('wasm');
+    expect(result.workers).toBe(1);
+    expect(result.after.wasm).toBe(result.before.wasm);
+    expect(result.after.heap - result.before.heap).toBeLessThan(4 * 2 ** 20);
+    expect(result.after.buffers - result.before.buffers).toBeLessThan(4 * 2 ** 20);
+  }, 180_000);
+});
