@@ -66,12 +66,14 @@ export class BucketedLoader<B> implements Iterable<B> {
 
   /** Returns the example indices of every batch of the next epoch, in the order they will be visited. */
   epochBatches(): number[][] {
-    const byLength = (a: number, b: number) => this.lengths[a] - this.lengths[b] || a - b;
+    const byLength = (a: number, b: number) => this.lengths[a] - this.lengths[b];
     if (!this.shuffle) {
       const sorted = Array.from({ length: this.source.length }, (_, i) => i).sort(byLength);
       return chunk(sorted, this.batchSize);
     }
 
+    // The sort is stable, so examples of equal length stay in shuffled order. Breaking ties by
+    // index instead would put neighbours in the dataset, often of one class, into one batch.
     const order = this.generator.permutation(this.source.length);
     const poolSize = this.batchSize * this.poolBatches;
     const batches: number[][] = [];

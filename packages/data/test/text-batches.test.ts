@@ -85,6 +85,17 @@ describe('BucketedLoader', () => {
     expect(meanSpread).toBeLessThan(40);
   });
 
+  test('equal lengths are shuffled', () => {
+    const loader = new BucketedLoader(indexSource(100), new Array<number>(100).fill(7), { batchSize: 10, seed: 3 });
+    const firstHalf = (batch: number[]) => batch.filter((index) => index < 50).length;
+
+    // Examples 0..49 and 50..99 stand for two classes stored one after the other.
+    for (const batch of loader) {
+      expect(firstHalf(batch)).toBeGreaterThan(0);
+      expect(firstHalf(batch)).toBeLessThan(10);
+    }
+  });
+
   test('same seed, same epochs', () => {
     const first = new BucketedLoader(indexSource(100), lengths, { batchSize: 8, seed: 2 });
     const second = new BucketedLoader(indexSource(100), lengths, { batchSize: 8, seed: 2 });
