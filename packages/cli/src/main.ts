@@ -2,6 +2,8 @@
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { addEvalCnnCommand, addPredictCnnCommand, addTrainCnnCommand } from './cnn/commands';
 import { addMamlCommand } from './maml/commands';
+import { addTrainTextClassifierCommands } from './text/classifier-commands';
+import { addGenerateCommand, addTrainLanguageModelCommand } from './text/language-model-commands';
 
 /**
  * Builds the command tree. Parse errors throw a CommanderError instead of exiting, so that
@@ -19,6 +21,8 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
 
   const train = program.command('train').description('train a model and report its test accuracy');
   addTrainCnnCommand(train);
+  addTrainTextClassifierCommands(train);
+  addTrainLanguageModelCommand(train);
 
   const evaluate = program.command('eval').description('evaluate saved weights on a test set');
   addEvalCnnCommand(evaluate);
@@ -27,6 +31,7 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
   addPredictCnnCommand(predict);
 
   addMamlCommand(program);
+  addGenerateCommand(program);
 
   return program;
 }

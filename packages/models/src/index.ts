@@ -44,3 +44,4 @@ export {
 } from './safetensors';
 export { loadSafetensors, saveSafetensors } from './safetensors-node';
 export { LSTMClassifier, type LSTMClassifierOptions, lstmClassifier } from './zoo/lstm-classifier';
+export { LSTMLM, type LSTMLMOptions, lstmLM } from './zoo/lstm-lm';

@@ -1,0 +1,70 @@
+/** Resolves the --dataset option of the text classifier commands to tokenized train and test sets. */
+import {
+  type TextClassificationDataset, type Tokenizer, WordTokenizer, loadSpamAssassin, stratifiedSplit,
+} from '@metagrad/data';
+
+/** Names accepted by --dataset. */
+export const TEXT_DATASETS = ['spam-assassin'] as const;
+
+/** Encoded texts and their labels. */
+export interface EncodedTexts {
+  sequences: number[][];
+  labels: number[];
+}
+
+/** A text dataset ready for training: its split, encoded with a word tokenizer built from the training part. */
+export interface TextClassificationTask {
+  name: string;
+  classNames: string[];
+  tokenizer: Tokenizer;
+  train: EncodedTexts;
+  test: EncodedTexts;
+}
+
+/** Options of `loadTextClassificationTask`. */
+export interface TextTaskOptions {
+  dataset: string;
+  /** Share of each class held out for testing, in (0, 1). */
+  testFraction: number;
+  /** Seed of the split and of the subset. */
+  seed: number;
+  /** Number of words in the vocabulary, besides padding and unknown. */
+  vocabularySize: number;
+  /** Uses a stratified random subset of this many e-mails before splitting, for quick runs. */
+  limit?: number;
+}
+
+/**
+ * Loads a text dataset, splits it into stratified train and test parts, builds the word
+ * vocabulary from the training texts only (so test words the model never saw stay unknown),
+ * and encodes both parts.
+ */
+export function loadTextClassificationTask(options: TextTaskOptions): TextClassificationTask {
+  const dataset = loadTextDataset(options.dataset);
+  const subset = options.limit === undefined ? allIndices(dataset) : subsetIndices(dataset, options.limit, options.seed);
+  const split = stratifiedSplit(subset.map((index) => dataset.labels[index]), { testFraction: options.testFraction, seed: options.seed });
+  const trainIndices = split.train.map((position) => subset[position]);
+  const testIndices = split.test.map((position) => subset[position]);
+
+  const tokenizer = WordTokenizer.fromTexts(trainIndices.map((index) => dataset.texts[index]), { maxWords: options.vocabularySize });
+  const encode = (indices: number[]): EncodedTexts => ({
+    sequences: indices.map((index) => tokenizer.encode(dataset.texts[index])),
+    labels: indices.map((index) => dataset.labels[index]),
+  });
+  return { name: dataset.name, classNames: dataset.classNames, tokenizer, train: encode(trainIndices), test: encode(testIndices) };
+}
+
+function loadTextDataset(name: string): TextClassificationDataset {
+  if (name === 'spam-assassin') return loadSpamAssassin();
+  throw new Error(`dataset '${name}' is not known; choose one of: ${TEXT_DATASETS.join(', ')}`);
+}
+
+function allIndices(dataset: TextClassificationDataset): number[] {
+  return dataset.texts.map((_, index) => index);
+}
+
+/** Picks `limit` examples at random with the class shares of the whole dataset. */
+function subsetIndices(dataset: TextClassificationDataset, limit: number, seed: number): number[] {
+  if (limit >= dataset.texts.length) return allIndices(dataset);
+  return stratifiedSplit(dataset.labels, { testFraction: limit / dataset.texts.length, seed: seed + 1 }).test;
+}

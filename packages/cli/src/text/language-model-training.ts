@@ -1,0 +1,165 @@
+/**
+ * Training a character-level language model: the loop behind `metagrad train lm`, usable from
+ * code as well. It trains on random windows of the first part of a text and measures bits per
+ * character on the held-out end of it.
+ */
+import { Generator, noGrad } from '@metagrad/autodiff';
+import { CharacterTokenizer, consecutiveWindows, randomWindows, splitHeldOut } from '@metagrad/data';
+import { Adam, clipGradNorm, crossEntropy } from '@metagrad/models';
+import { startEpochProgress } from '../progress';
+import { type LanguageModel, type LanguageModelConfig, buildLanguageModel } from './language-models';
+
+/** Settings of one training run. */
+export interface LanguageModelTrainingConfig {
+  /** Maximum number of optimizer steps. */
+  steps: number;
+  /** Stops earlier, after this many seconds of training, when given. */
+  maxSeconds?: number;
+  batchSize: number;
+  /** Peak learning rate, reached after the warm-up and decayed along a cosine to a tenth of it. */
+  lr: number;
+  warmupSteps: number;
+  /** Maximum norm of all gradients together; larger steps are scaled down to it. */
+  clipNorm: number;
+  /** Share of the text, at its end, held out for measuring bits per character. */
+  heldOutFraction: number;
+  /** Steps between two measurements on the start of the held-out text. */
+  evalEvery: number;
+  /** Number of held-out characters measured every evalEvery steps; the final measurement reads all of them. */
+  evalCharacters: number;
+  /** Number of characters sampled after each measurement. */
+  sampleLength: number;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+/** One measurement on held-out text. */
+export interface LanguageModelEvaluation {
+  step: number;
+  /** Seconds of training before the measurement. */
+  seconds: number;
+  bitsPerCharacter: number;
+  /** Number of predicted characters the measurement averaged over. */
+  characters: number;
+  /** Text sampled after the measurement: the prompt, then the model's continuation. */
+  sample?: string;
+}
+
+/** Everything a training run produced. */
+export interface LanguageModelTrainingResult {
+  model: LanguageModel;
+  tokenizer: CharacterTokenizer;
+  losses: number[];
+  evaluations: LanguageModelEvaluation[];
+  /** The measurement on the whole held-out text after training. */
+  final: LanguageModelEvaluation;
+  trainSeconds: number;
+}
+
+/**
+ * Trains a fresh character model with the sizes in `model` (its vocabSize is taken from the
+ * text) on `text`, and returns it with its measurements. The vocabulary is every character of the
+ * whole text, so held-out characters are known too.
+ */
+export function trainLanguageModel(text: string, model: Omit<LanguageModelConfig, 'vocabSize'>, config: LanguageModelTrainingConfig): LanguageModelTrainingResult {
+  const tokenizer = CharacterTokenizer.fromText(text);
+  const { train, heldOut } = splitHeldOut(tokenizer.encode(text), config.heldOutFraction);
+  if (train.length <= model.contextLength || heldOut.length < 2) {
+    throw new Error(
+      `the text has ${train.length + heldOut.length} characters, too few for a context of ${model.contextLength} with ${100 * config.heldOutFraction}% held out; use a longer text or a shorter --context`,
+    );
+  }
+  const languageModel = buildLanguageModel({ ...model, vocabSize: tokenizer.size });
+  const parameters = languageModel.module.parameters();
+  const optimizer = new Adam(parameters, { lr: config.lr });
+  const generator = new Generator(model.seed);
+  const evaluationText = heldOut.slice(0, config.evalCharacters + 1);
+  const prompt = heldOut.slice(0, Math.min(32, heldOut.length - 1));
+
+  const losses: number[] = [];
+  const evaluations: LanguageModelEvaluation[] = [];
+  const progress = config.progress === false ? undefined : startEpochProgress('training', config.steps, 'steps');
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const measure = (step: number, ids: number[]): LanguageModelEvaluation => {
+    const bits = bitsPerCharacter(languageModel, ids, model.contextLength);
+    const continuation = languageModel.generate(prompt, { maxTokens: config.sampleLength, temperature: 0.8, seed: step });
+    return { step, seconds: elapsed(), ...bits, sample: tokenizer.decode([...prompt, ...continuation]) };
+  };
+
+  let step = 0;
+  languageModel.module.train();
+  while (step < config.steps && (config.maxSeconds === undefined || elapsed() < config.maxSeconds)) {
+    optimizer.lr = config.lr * scheduleFactor(step, config, elapsed());
+    const batch = randomWindows(train, { contextLength: model.contextLength, batchSize: config.batchSize, generator });
+    const logits = languageModel.logits(batch.inputs);
+    const loss = crossEntropy(logits.reshape([-1, tokenizer.size]), batch.targets.flat());
+    optimizer.zeroGrad();
+    loss.backward();
+    clipGradNorm(parameters, config.clipNorm);
+    optimizer.step();
+
+    step++;
+    losses.push(loss.item());
+    progress?.update(step, losses[losses.length - 1]);
+    if (step % config.evalEvery === 0) {
+      const evaluation = measure(step, evaluationText);
+      evaluations.push(evaluation);
+      config.log?.(`\nstep ${step}: ${evaluation.bitsPerCharacter.toFixed(3)} bits per character on ${evaluation.characters} held-out characters, ${evaluation.seconds.toFixed(0)} s\n${evaluation.sample}\n`);
+    }
+  }
+  progress?.stop();
+  const trainSeconds = elapsed();
+
+  const final = measure(step, heldOut);
+  return { model: languageModel, tokenizer, losses, evaluations, final, trainSeconds };
+}
+
+/**
+ * Returns the learning rate's share of its peak: a linear warm-up, then a cosine down to 0.1 over
+ * the run. A run limited by maxSeconds follows the curve over its time when that is further along.
+ */
+function scheduleFactor(step: number, config: LanguageModelTrainingConfig, seconds: number): number {
+  if (step < config.warmupSteps) return (step + 1) / config.warmupSteps;
+  const byTime = config.maxSeconds === undefined ? 0 : seconds / config.maxSeconds;
+  const progress = Math.min(1, Math.max((step - config.warmupSteps) / Math.max(1, config.steps - config.warmupSteps), byTime));
+  return 0.1 + 0.45 * (1 + Math.cos(Math.PI * progress));
+}
+
+/**
+ * Measures bits per character of `ids`: the mean of -log2 p(token | previous tokens) over every
+ * token after the first, reading the text in consecutive windows of contextLength characters.
+ * A window starts with no context, so this is a little above what unlimited context would give.
+ */
+export function bitsPerCharacter(model: LanguageModel, ids: readonly number[], contextLength: number, batchSize = 32): { bitsPerCharacter: number; characters: number } {
+  const windows = consecutiveWindows(ids, contextLength);
+  const module = model.module;
+  const wasTraining = module.training;
+  let nats = 0;
+  let characters = 0;
+
+  module.eval();
+  try {
+    noGrad(() => {
+      // The last window may be shorter than the others, so windows are batched by length.
+      const byLength = new Map<number, typeof windows>();
+      for (const window of windows) {
+        const group = byLength.get(window.inputs.length) ?? [];
+        group.push(window);
+        byLength.set(window.inputs.length, group);
+      }
+      for (const group of byLength.values()) {
+        for (let start = 0; start < group.length; start += batchSize) {
+          const batch = group.slice(start, start + batchSize);
+          const logits = model.logits(batch.map((window) => window.inputs));
+          const targets = batch.flatMap((window) => window.targets);
+          nats += crossEntropy(logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
+          characters += targets.length;
+        }
+      }
+    });
+  } finally {
+    module.train(wasTraining);
+  }
+  return { bitsPerCharacter: nats / characters / Math.LN2, characters };
+}

@@ -1,0 +1,63 @@
+/**
+ * The two text classifiers of the CLI, behind one interface: the LSTM classifier and the
+ * BERT-style Transformer encoder of @metagrad/models.
+ */
+import type { Tensor } from '@metagrad/autodiff';
+import { type Module, lstmClassifier, transformerClassifier } from '@metagrad/models';
+
+/** Architectures of `metagrad train lstm` and `metagrad train transformer`. */
+export type ClassifierArchitecture = 'lstm' | 'transformer';
+
+/** Sizes of a text classifier, saved with its weights so that it can be built again. */
+export interface ClassifierConfig {
+  architecture: ClassifierArchitecture;
+  vocabSize: number;
+  numClasses: number;
+  /** Embedding and hidden size of the LSTM, or dModel of the Transformer. */
+  width: number;
+  /** Number of LSTM or encoder layers. */
+  layers: number;
+  /** Attention heads (Transformer only). */
+  heads: number;
+  /** Maximum number of tokens per text. */
+  maxLength: number;
+  /** Dropout probability (Transformer only). */
+  dropout: number;
+  seed: number;
+}
+
+/** A classifier module that maps a padded batch to logits [N, numClasses]. */
+export interface TextClassifier {
+  module: Module;
+  /** Returns logits for right-padded token ids [N, L] with their lengths. */
+  logits(tokens: number[][], lengths: number[]): Tensor;
+}
+
+/** Builds the classifier that `config` describes, initialised from config.seed. */
+export function buildTextClassifier(config: ClassifierConfig): TextClassifier {
+  if (config.architecture === 'lstm') {
+    const model = lstmClassifier({
+      vocabSize: config.vocabSize,
+      embedDim: config.width,
+      hiddenSize: config.width,
+      numLayers: config.layers,
+      numClasses: config.numClasses,
+      seed: config.seed,
+    });
+    return { module: model, logits: (tokens, lengths) => model.forward(tokens, { lengths }) };
+  }
+
+  const model = transformerClassifier({
+    vocabSize: config.vocabSize,
+    dModel: config.width,
+    nhead: config.heads,
+    numLayers: config.layers,
+    dimFeedforward: 2 * config.width,
+    maxLen: config.maxLength,
+    numClasses: config.numClasses,
+    dropout: config.dropout,
+    seed: config.seed,
+  });
+  // The Transformer masks every position whose id is padding, so it needs no lengths.
+  return { module: model, logits: (tokens) => model.forward(tokens) };
+}

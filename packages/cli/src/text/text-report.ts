@@ -1,0 +1,71 @@
+/**
+ * The --report folders of the text commands: loss curves, test accuracy or bits per character,
+ * a confusion matrix for classifiers, samples for language models, and a JSON summary.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { confusionChart, lineChart, renderSvg } from '../charts';
+import type { ClassifierTrainingResult } from './classifier-training';
+import type { LanguageModelTrainingResult } from './language-model-training';
+
+/** Writes loss.svg, accuracy.svg, confusion.svg and summary.json into `dir` and returns their paths. */
+export async function writeClassifierReport(
+  dir: string,
+  result: ClassifierTrainingResult,
+  summary: Record<string, unknown>,
+  classNames: string[],
+): Promise<string[]> {
+  const files = reportWriter(dir);
+  files.write('loss.svg', await renderSvg(lineChart({ title: 'Training loss', xTitle: 'step', yTitle: 'cross-entropy', points: lossPoints(result.losses) })));
+
+  const accuracy = result.epochs.map((e) => ({ x: e.epoch, y: 100 * e.evaluation.accuracy, series: 'test accuracy' }));
+  files.write('accuracy.svg', await renderSvg(lineChart({ title: 'Test accuracy after each epoch', xTitle: 'epoch', yTitle: 'accuracy (%)', points: accuracy })));
+
+  const last = result.epochs[result.epochs.length - 1];
+  if (last) files.write('confusion.svg', await renderSvg(confusionChart(`Confusion matrix after epoch ${last.epoch}`, last.evaluation.confusion, classNames)));
+
+  files.write('summary.json', JSON.stringify(summary, null, 2) + '\n');
+  return files.paths;
+}
+
+/** Writes loss.svg, bpc.svg, samples.txt and summary.json into `dir` and returns their paths. */
+export async function writeLanguageModelReport(dir: string, result: LanguageModelTrainingResult, summary: Record<string, unknown>): Promise<string[]> {
+  const files = reportWriter(dir);
+  const trainingBits = result.losses.map((loss) => loss / Math.LN2);
+  files.write('loss.svg', await renderSvg(lineChart({ title: 'Training loss', xTitle: 'step', yTitle: 'bits per character', points: lossPoints(trainingBits) })));
+
+  const heldOut = result.evaluations.map((e) => ({ x: e.step, y: e.bitsPerCharacter, series: 'held-out text' }));
+  files.write('bpc.svg', await renderSvg(lineChart({ title: 'Bits per character on held-out text', xTitle: 'step', yTitle: 'bits per character', points: heldOut })));
+
+  const samples = result.evaluations.filter((e) => e.sample !== undefined).map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character ---\n${e.sample}\n`);
+  files.write('samples.txt', samples.join('\n'));
+  files.write('summary.json', JSON.stringify(summary, null, 2) + '\n');
+  return files.paths;
+}
+
+function reportWriter(dir: string): { write: (name: string, text: string) => void; paths: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  return {
+    paths,
+    write: (name, text) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      paths.push(path);
+    },
+  };
+}
+
+/** Returns the per-step values, thinned to at most 1,000 points, and their moving average over 50 steps. */
+function lossPoints(losses: number[]): Array<{ x: number; y: number; series: string }> {
+  const stride = Math.max(1, Math.ceil(losses.length / 1000));
+  const points: Array<{ x: number; y: number; series: string }> = [];
+  let windowTotal = 0;
+  losses.forEach((loss, step) => {
+    windowTotal += loss - (step >= 50 ? losses[step - 50] : 0);
+    if (step % stride !== 0 && step !== losses.length - 1) return;
+    points.push({ x: step + 1, y: loss, series: 'per step' });
+    points.push({ x: step + 1, y: windowTotal / Math.min(step + 1, 50), series: 'mean of last 50 steps' });
+  });
+  return points;
+}

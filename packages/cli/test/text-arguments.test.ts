@@ -1,0 +1,98 @@
+import { CommanderError } from 'commander';
+import { buildProgram } from '@metagrad/cli';
+
+/** Parses a command line in-process and returns what commander printed and the error it threw, if any. */
+async function parse(args: string[]): Promise<{ out: string; err: string; error?: CommanderError }> {
+  let out = '';
+  let err = '';
+  const program = buildProgram({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  try {
+    await program.parseAsync(['node', 'metagrad', ...args]);
+    return { out: unwrap(out), err };
+  } catch (error) {
+    if (error instanceof CommanderError) return { out: unwrap(out), err, error };
+    throw error;
+  }
+}
+
+/** Joins the lines that commander wraps in help text, so that phrases can be searched whole. */
+function unwrap(text: string): string {
+  return text.replace(/\s+/g, ' ');
+}
+
+describe('text command arguments', () => {
+  test('train help lists the text models', async () => {
+    const { out } = await parse(['train', '--help']);
+
+    for (const command of ['lstm', 'transformer', 'lm']) expect(out).toContain(command);
+  });
+
+  test('top-level help lists generate', async () => {
+    expect((await parse(['--help'])).out).toContain('generate');
+  });
+
+  test.each(['lstm', 'transformer'])('train %s help names each option and unit', async (architecture) => {
+    const { out } = await parse(['train', architecture, '--help']);
+
+    for (const text of [
+      '--dataset', 'spam-assassin', '--epochs', 'passes over the training texts', '--max-len', 'maximum number of word tokens', '--batch-size',
+      'texts per optimizer step', '--lr', 'learning rate', '--seed', '--test-fraction', '--vocab-size', '--save', '.safetensors', '--report', 'confusion.svg',
+    ]) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test('train transformer help names heads', async () => {
+    const { out } = await parse(['train', 'transformer', '--help']);
+
+    expect(out).toContain('--heads');
+    expect(out).toContain('--dropout');
+  });
+
+  test('train lm help names each option and unit', async () => {
+    const { out } = await parse(['train', 'lm', '--help']);
+
+    for (const text of ['--text', 'moby-dick', 'UTF-8 text file', '--arch', 'transformer', 'lstm', '--context', 'characters per training window', '--steps', '--max-minutes', 'minutes', '--report', 'bpc.svg', '--save']) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test('generate help names each option', async () => {
+    const { out } = await parse(['generate', '--help']);
+
+    for (const text of ['--weights <file>', '--prompt <text>', '--max-tokens', 'number of characters to generate', '--temperature', '--top-k', '--seed']) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test.each([
+    [['train', 'lstm', '--epochs', '0'], "option '--epochs <n>' argument '0' is invalid. Expected a whole number of at least 1."],
+    [['train', 'lstm', '--max-len', 'long'], "option '--max-len <n>' argument 'long' is invalid"],
+    [['train', 'lstm', '--dataset', 'imdb'], 'Allowed choices are spam-assassin.'],
+    [['train', 'lstm', '--test-fraction', '1'], 'Expected a number between 0 and 1 (exclusive), such as 0.2.'],
+    [['train', 'lstm', '--heads', '2'], "unknown option '--heads'"],
+    [['train', 'transformer', '--lr', '-1'], "option '--lr <x>' argument '-1' is invalid"],
+    [['train', 'transformer', '--dropout', '1'], 'Expected a number of at least 0 and below 1'],
+    [['train', 'lm', '--arch', 'gru'], 'Allowed choices are transformer, lstm.'],
+    [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
+    [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],
+    [['generate', '--prompt', 'Call me'], "required option '--weights <file>' not specified"],
+    [['generate', '--weights', 'lm.safetensors'], "required option '--prompt <text>' not specified"],
+    [['generate', '--weights', 'lm.safetensors', '--prompt', 'x', '--temperature', 'hot'], "option '--temperature <x>' argument 'hot' is invalid"],
+    [['generate', '--weights', 'lm.safetensors', '--prompt', 'x', '--top-k', '0'], "option '--top-k <n>' argument '0' is invalid"],
+  ])('rejects %j', async (args, message) => {
+    const { err, error } = await parse(args);
+
+    expect(error).toBeDefined();
+    expect(error!.exitCode).not.toBe(0);
+    expect(err).toContain(message);
+  });
+
+  test('rejects heads that do not divide the width', async () => {
+    await expect(parse(['train', 'transformer', '--width', '30', '--heads', '4', '--no-progress'])).rejects.toThrow('--heads 4 must divide --width 30');
+  });
+
+  test('rejects a missing text file', async () => {
+    await expect(parse(['train', 'lm', '--text', '/nonexistent/moby.txt', '--no-progress'])).rejects.toThrow('cannot read text file /nonexistent/moby.txt');
+  });
+});
