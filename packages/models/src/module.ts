@@ -90,8 +90,8 @@ export abstract class Module {
   }
 
   /**
-   * This module and every descendant as [dotted name, module] pairs, parents before children;
-   * this module's name is ''. A module registered at several places is listed once, under its
+   * This module and every descendant as [dotted name, module] pairs, parents before children.
+   * This module's name is ''. A module registered at several places is listed once, under its
    * first name, as in PyTorch.
    */
   namedModules(prefix = ''): Array<[string, Module]> {
@@ -310,7 +310,7 @@ function join(prefix: string, name: string): string {
   return prefix ? `${prefix}.${name}` : name;
 }
 
-/** The present tensors of each module's slots as [dotted name, tensor], each tensor under its first name only. */
+/** Collects the tensors in each module's slots as [dotted name, tensor], each tensor under its first name only. */
 function uniqueTensors(slotsByPath: Array<[string, Map<string, Tensor | null>]>): Array<[string, Tensor]> {
   const result: Array<[string, Tensor]> = [];
   const seen = new Set<Tensor>();
