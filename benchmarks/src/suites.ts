@@ -6,6 +6,7 @@ import type { Suite } from './harness';
 import { autodiffSuite } from './autodiff';
 import { kernelsSuite } from './kernels';
 import { mamlSuite } from './maml';
+import { textSuite, textTorchSuite } from './text';
 import { trainingSuite } from './training';
 
-export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite];
+export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite, textSuite, textTorchSuite];
