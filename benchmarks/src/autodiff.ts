@@ -12,6 +12,7 @@ import { type Tensor, add, grad, sum, square, tensor } from '@metagrad/autodiff'
 import { Linear, ReLU, Sequential, mseLoss } from '@metagrad/models';
 import { type BenchmarkCase, type RunCounts, type Suite, timed } from './harness';
 import { pythonTwin } from './python';
+import { parkMiller } from './random';
 
 const BATCH = 10;
 const HIDDEN = 40;
@@ -39,20 +40,6 @@ export const autodiffSuite: Suite = {
     return cases;
   },
 };
-
-/**
- * Returns `count` values in [-1, 1) from the Park-Miller generator started at `seed`, exactly as
- * python/mlp.py computes them.
- */
-function parkMiller(count: number, seed: number): number[] {
-  let state = seed;
-  const values: number[] = [];
-  for (let i = 0; i < count; i++) {
-    state = (state * 16807) % 2147483647;
-    values.push((2 * state) / 2147483647 - 1);
-  }
-  return values;
-}
 
 function sharedInputs(): { model: Sequential; x: Tensor; y: Tensor } {
   const model = new Sequential(new Linear(1, HIDDEN), new ReLU(), new Linear(HIDDEN, HIDDEN), new ReLU(), new Linear(HIDDEN, 1));

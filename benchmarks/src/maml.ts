@@ -21,6 +21,7 @@ import { MAML, mseLossPerTask } from '@metagrad/metalearn';
 import { checkAgreement } from './agreement';
 import { type BenchmarkCase, type RunCounts, type Suite, timed } from './harness';
 import { pythonTwin } from './python';
+import { parkMiller } from './random';
 
 const TASKS = 25;
 const SHOTS = 10;
@@ -61,20 +62,6 @@ export const mamlSuite: Suite = {
     return cases;
   },
 };
-
-/**
- * Returns `count` values in [-1, 1) from the Park-Miller generator started at `seed`. The
- * products stay below 2^53, so JavaScript and Python compute the same integers.
- */
-function parkMiller(count: number, seed: number): number[] {
-  let state = seed;
-  const values: number[] = [];
-  for (let i = 0; i < count; i++) {
-    state = (state * 16807) % 2147483647;
-    values.push((2 * state) / 2147483647 - 1);
-  }
-  return values;
-}
 
 /** Builds the network with the twin's weights, and the task batch [support x, support y, query x, query y], each [25, 10, 1]. */
 function sharedInputs(): { model: Sequential; batch: Tensor[] } {

@@ -19,3 +19,17 @@ export function randomFloat32(size: number, seed: number): Float32Array {
   }
   return values;
 }
+
+/**
+ * Returns `count` values in [-1, 1) from the Park-Miller generator started at `seed`. Its
+ * products stay below 2^53, so a Python twin that reimplements it computes the same numbers.
+ */
+export function parkMiller(count: number, seed: number): number[] {
+  let state = seed;
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) {
+    state = (state * 16807) % 2147483647;
+    values.push((2 * state) / 2147483647 - 1);
+  }
+  return values;
+}
