@@ -10,7 +10,7 @@
  * the machine has cores. The environment variables METAGRAD_BACKEND ('js' or 'wasm') and
  * METAGRAD_THREADS (a positive integer) change the defaults in Node.
  */
-import { availableCores, environmentVariable } from './wasm/host';
+import { availableCores, delay, environmentVariable } from './wasm/host';
 import { WasmRuntime, type WasmFeatures, detectFeatures } from './wasm/runtime';
 import { MAX_WORKERS, setWorkerScript } from './wasm/threads';
 import { WasmBackend } from './wasm/wasm-backend';
@@ -19,8 +19,12 @@ export type Backend = 'js' | 'wasm';
 export type { WasmFeatures };
 export { setWorkerScript };
 
-/** Below this many multiply-adds a float32 GEMM stays on the TypeScript loops, which skip the copies. */
-const WASM_MIN_MACS = 512;
+/**
+ * Below this many multiply-adds a float32 GEMM stays on the TypeScript loops, which skip the
+ * copies into WebAssembly memory. An 8×8×8 product took 1.3 µs in TypeScript and 3.4 µs through
+ * WebAssembly on the 2-core Xeon the backend was tuned on; 10×40×40 took 30 µs and 10 µs.
+ */
+const WASM_MIN_MACS = 4096;
 /** Most threads a call may use: the main thread and one worker per job record of the control block. */
 const MAX_THREADS = MAX_WORKERS + 1;
 
@@ -84,6 +88,26 @@ export function setThreads(count: number): void {
   }
   threadCount = count;
   if (wasm !== undefined) wasm.threads = count;
+}
+
+/**
+ * Starts the worker threads that `getThreads()` asks for and resolves with the number of threads,
+ * this one included, that are ready, once all are or after `timeoutMs`. Products do not wait for
+ * workers: until they are ready, products run on fewer threads. Awaiting this first makes the
+ * first products use every thread, as benchmarks need.
+ *
+ * await threadsReady() resolves with 2 on a 2-core machine with the 'wasm' backend.
+ */
+export async function threadsReady(timeoutMs = 10_000): Promise<number> {
+  if (getBackend() !== 'wasm') return 1;
+  const wasm = activeWasmBackend();
+  wasm.startWorkers();
+
+  const deadline = Date.now() + timeoutMs;
+  while (1 + wasm.readyWorkerCount() < wasm.threads && Date.now() < deadline) {
+    await delay(5);
+  }
+  return 1 + wasm.readyWorkerCount();
 }
 
 /**

@@ -45,22 +45,32 @@ function withBackend(result: StridedView, macs: number, scratchFloats: number, b
   else body(undefined);
 }
 
-/** Copies y-shaped data [N, F, OH, OW] into `buffer` in channel-major order [F, N, OH, OW]. */
-function toChannelMajor(view: StridedView, geometry: ConvGeometry, buffer: FloatArray): FloatArray {
+/**
+ * Copies between a y-shaped view [N, F, OH, OW] and a contiguous channel-major buffer
+ * [F, N, OH, OW]: into the buffer when `toBuffer`, else out of it. Each image's OH x OW plane is
+ * copied whole when the view stores it contiguously.
+ */
+function transferChannelMajor(view: StridedView, buffer: FloatArray, geometry: ConvGeometry, toBuffer: boolean): void {
   const { batch, outChannels, outHeight, outWidth } = geometry;
-  const shape = [outChannels, batch, outHeight, outWidth];
   const [sN, sF, sH, sW] = view.stride;
-  const permuted = ndarray(view.data, shape, [sF, sN, sH, sW], view.offset);
-  copy(permuted, viewOf(buffer, shape));
-  return buffer;
-}
+  const plane = outHeight * outWidth;
 
-/** Copies channel-major data [F, N, OH, OW] into `out` [N, F, OH, OW]. */
-function fromChannelMajor(data: FloatArray, geometry: ConvGeometry, out: NdArray<FloatArray>): void {
-  const { batch, outChannels, outHeight, outWidth } = geometry;
-  const channelMajor = viewOf(data, [outChannels, batch, outHeight, outWidth]);
-  const [sN, sF, sH, sW] = out.stride;
-  copy(channelMajor, ndarray(out.data, channelMajor.shape, [sF, sN, sH, sW], out.offset));
+  if (sW === 1 && (sH === outWidth || outHeight === 1)) {
+    for (let f = 0; f < outChannels; f++) {
+      for (let n = 0; n < batch; n++) {
+        const at = view.offset + n * sN + f * sF;
+        const position = (f * batch + n) * plane;
+        if (toBuffer) buffer.set(view.data.subarray(at, at + plane), position);
+        else view.data.set(buffer.subarray(position, position + plane), at);
+      }
+    }
+    return;
+  }
+
+  const shape = [outChannels, batch, outHeight, outWidth];
+  const permuted = ndarray(view.data, shape, [sF, sN, sH, sW], view.offset);
+  if (toBuffer) copy(permuted, viewOf(buffer, shape));
+  else copy(viewOf(buffer, shape), permuted);
 }
 
 /**
@@ -70,13 +80,34 @@ function fromChannelMajor(data: FloatArray, geometry: ConvGeometry, out: NdArray
  */
 function contiguousFilters(w: StridedView, buffer: FloatArray | undefined): { data: FloatArray; offset: number } {
   if (buffer === undefined) return { data: w.data, offset: w.offset };
-  copy(w, viewOf(buffer, w.shape));
+  copyInto(w, buffer);
   return { data: buffer, offset: 0 };
 }
 
 /** Size of the filter copy that contiguousFilters needs: 0 when it reads `w` in place. */
 function filterCopySize(w: StridedView, wasm: WasmBackend | undefined): number {
   return wasm || !isContiguous(w) ? sizeOf(w.shape) : 0;
+}
+
+/** Copies `view` into the contiguous `buffer` in row-major order. */
+function copyInto(view: StridedView, buffer: FloatArray): void {
+  if (isContiguous(view)) buffer.set(view.data.subarray(view.offset, view.offset + sizeOf(view.shape)));
+  else copy(view, viewOf(buffer, view.shape));
+}
+
+/** Copies the contiguous `buffer` into `view`, in row-major order. */
+function copyFrom(buffer: FloatArray, view: NdArray<FloatArray>): void {
+  if (isContiguous(view)) view.data.set(buffer.subarray(0, sizeOf(view.shape)), view.offset);
+  else copy(viewOf(buffer, view.shape), view);
+}
+
+/**
+ * Fills `col` from the input for group `group`: with the WebAssembly kernel when `wasm` is given
+ * and `x` is a view of its memory, else with the TypeScript loops.
+ */
+function fillColumns(wasm: WasmBackend | undefined, geometry: ConvGeometry, x: StridedView, group: number, col: FloatArray): void {
+  if (wasm) wasm.rearrange('im2col', geometry, x.data as Float32Array, x.offset, x.stride, group, col as Float32Array);
+  else im2col(geometry, x, group, col);
 }
 
 /**
@@ -97,14 +128,18 @@ export function conv2d<T extends FloatArray>(x: StridedView<T>, w: StridedView<T
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
+  const scratchFloats = depth * columns + outChannels * columns + sizeOf(w.shape) + sizeOf(x.shape);
 
-  const scratchFloats = depth * columns + outChannels * columns + sizeOf(w.shape);
   withBackend(result, groupFilters * columns * depth, scratchFloats, (wasm) => {
-    const [col, product, filterCopy] = allocateScratch(dtype, [depth * columns, outChannels * columns, filterCopySize(w, wasm)], wasm);
+    // The WebAssembly kernels read a copy of x in their memory.
+    const sizes = [depth * columns, outChannels * columns, filterCopySize(w, wasm), wasm ? sizeOf(x.shape) : 0];
+    const [col, product, filterCopy, xCopy] = allocateScratch(dtype, sizes, wasm);
     const filters = contiguousFilters(w, filterCopy.length > 0 ? filterCopy : undefined);
+    if (wasm) copyInto(x, xCopy);
+    const input = wasm ? viewOf(xCopy, x.shape) : x;
 
     for (let g = 0; g < groups; g++) {
-      im2col(geometry, x, g, col);
+      fillColumns(wasm, geometry, input, g, col);
       gemm(
         groupFilters, columns, depth,
         { data: filters.data, offset: filters.offset + g * groupFilters * depth, rowStride: depth, colStride: 1 },
@@ -114,7 +149,7 @@ export function conv2d<T extends FloatArray>(x: StridedView<T>, w: StridedView<T
       );
     }
 
-    fromChannelMajor(product, geometry, result);
+    transferChannelMajor(result, product, geometry, false);
   });
   return result;
 }
@@ -145,12 +180,16 @@ export function conv2dBackwardInput<T extends FloatArray>(
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
+  const scratchFloats = outChannels * columns + depth * columns + sizeOf(w.shape) + sizeOf(inputShape);
 
-  const scratchFloats = outChannels * columns + depth * columns + sizeOf(w.shape);
   withBackend(result, depth * columns * groupFilters, scratchFloats, (wasm) => {
-    const [gradColumns, gradCol, filterCopy] = allocateScratch(dtype, [outChannels * columns, depth * columns, filterCopySize(w, wasm)], wasm);
-    toChannelMajor(gradOutput, geometry, gradColumns);
+    // The WebAssembly col2im adds into a zeroed dx in its memory, copied into the result at the end.
+    const sizes = [outChannels * columns, depth * columns, filterCopySize(w, wasm), wasm ? sizeOf(inputShape) : 0];
+    const [gradColumns, gradCol, filterCopy, dxCopy] = allocateScratch(dtype, sizes, wasm);
+    transferChannelMajor(gradOutput, gradColumns, geometry, true);
     const filters = contiguousFilters(w, filterCopy.length > 0 ? filterCopy : undefined);
+    if (wasm) dxCopy.fill(0);
+    const dx = wasm ? viewOf(dxCopy, inputShape) : result;
 
     for (let g = 0; g < groups; g++) {
       // W_gᵀ is read in place: element (r, f) of W_gᵀ is W_g[f][r].
@@ -161,8 +200,11 @@ export function conv2dBackwardInput<T extends FloatArray>(
         { data: gradCol, offset: 0, rowStride: columns, colStride: 1 },
         false,
       );
-      col2im(geometry, gradCol, g, result);
+      if (wasm) wasm.rearrange('col2im', geometry, dxCopy as Float32Array, 0, dx.stride, g, gradCol as Float32Array);
+      else col2im(geometry, gradCol, g, result);
     }
+
+    if (wasm) copyFrom(dxCopy, result);
   });
   return result;
 }
@@ -189,19 +231,21 @@ export function conv2dBackwardFilter<T extends FloatArray>(
   const depth = (inChannels / groups) * kernelHeight * kernelWidth;
   const columns = batch * outHeight * outWidth;
   const groupFilters = outChannels / groups;
+  const scratchFloats = outChannels * columns + depth * columns + sizeOf(filterShape) + sizeOf(x.shape);
 
-  const scratchFloats = outChannels * columns + depth * columns + sizeOf(filterShape);
   withBackend(result, groupFilters * depth * columns, scratchFloats, (wasm) => {
     // The GEMM writes dW into a contiguous buffer: the result itself when the TypeScript loops
     // run and it is contiguous, else a scratch buffer copied into the result at the end.
     const inPlace = !wasm && isContiguous(result);
-    const filterCount = outChannels * depth;
-    const [gradColumns, col, product] = allocateScratch(dtype, [outChannels * columns, depth * columns, inPlace ? 0 : filterCount], wasm);
-    toChannelMajor(gradOutput, geometry, gradColumns);
+    const sizes = [outChannels * columns, depth * columns, inPlace ? 0 : outChannels * depth, wasm ? sizeOf(x.shape) : 0];
+    const [gradColumns, col, product, xCopy] = allocateScratch(dtype, sizes, wasm);
+    transferChannelMajor(gradOutput, gradColumns, geometry, true);
+    if (wasm) copyInto(x, xCopy);
+    const input = wasm ? viewOf(xCopy, x.shape) : x;
     const dw = inPlace ? { data: result.data, offset: result.offset } : { data: product, offset: 0 };
 
     for (let g = 0; g < groups; g++) {
-      im2col(geometry, x, g, col);
+      fillColumns(wasm, geometry, input, g, col);
       // colᵀ is read in place: element (q, r) of colᵀ is col[r][q].
       gemm(
         groupFilters, depth, columns,
@@ -212,7 +256,7 @@ export function conv2dBackwardFilter<T extends FloatArray>(
       );
     }
 
-    if (!inPlace) copy(viewOf(product, filterShape), result);
+    if (!inPlace) copyFrom(product, result);
   });
   return result;
 }

@@ -40,7 +40,9 @@ export { type Axes, type ReductionLayout, type ValuesAndIndices, reductionLayout
 export { logSoftmax, softmax } from './softmax';
 export { gather, gatherAlongAxis, scatterAdd, scatterAddAlongAxis } from './gather';
 
-export { type Backend, type WasmFeatures, getBackend, getThreads, setBackend, setThreads, setWorkerScript, wasmFeatures } from './backend';
+export {
+  type Backend, type WasmFeatures, getBackend, getThreads, setBackend, setThreads, setWorkerScript, threadsReady, wasmFeatures,
+} from './backend';
 export { wasmKernelText } from './wasm/kernel-module';
 export { gemm, type Matrix } from './gemm';
 export { matmul } from './matmul';

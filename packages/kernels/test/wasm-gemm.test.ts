@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
 import ndarray from 'ndarray';
-import type { Matrix } from '@metagrad/kernels';
+import { type Matrix, convGeometry } from '@metagrad/kernels';
 import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
 import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
 import { WasmBackend, partition } from '../src/wasm/wasm-backend';
@@ -169,6 +169,31 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
       expectClose(results[0], referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
     }
     expect(backend.workerFailures).toEqual([]);
+  });
+
+  test('im2col and col2im give the same bits on 1 and 3 threads', () => {
+    // 72 rows by 2,400 columns: large enough to be split by images.
+    const xShape = [6, 8, 20, 20];
+    const geometry = convGeometry('test', xShape, [4, 8, 3, 3], { padding: 1 });
+    const strides = [3200, 400, 20, 1];
+    const size = 72 * 6 * 400;
+
+    backend.withArena(() => {
+      const [x, dx, col, single, threaded] = backend.scratch([6 * 3200, 6 * 3200, size, size, 6 * 3200]);
+      x.set(pseudoRandom(x.length, 1));
+      backend.threads = 1;
+      backend.rearrange('im2col', geometry, x, 0, strides, 0, single);
+      dx.fill(0);
+      backend.rearrange('col2im', geometry, dx, 0, strides, 0, single);
+      const singleDx = Array.from(dx);
+
+      backend.threads = 3;
+      backend.rearrange('im2col', geometry, x, 0, strides, 0, col);
+      expect(Array.from(col)).toEqual(Array.from(single));
+      threaded.fill(0);
+      backend.rearrange('col2im', geometry, threaded, 0, strides, 0, col);
+      expect(Array.from(threaded)).toEqual(singleDx);
+    });
   });
 
   test('agrees with reference on generated problems', () => {

@@ -3,12 +3,16 @@
  * M×N, all in WebAssembly memory. Pointers and strides are in bytes. A and B may have any
  * strides; C has unit column stride and row stride `ldc`.
  *
- * Three generated functions, from the innermost out:
- *   - multiplyPanels (the macro-kernel) walks a packed block of A and a packed block of B tile
- *     by tile. For each 2×16 tile of C it runs the micro-kernel loop over p, holding the tile in
- *     eight f32x4 accumulators, and writes the tile into C.
+ * Two generated functions, from the innermost out:
+ *   - multiplyPanels (the macro-kernel) walks a packed block of A and a block of B tile by tile.
+ *     For each 2×16 tile of C it runs the micro-kernel loop over p, holding the tile in eight
+ *     f32x4 accumulators, and writes the tile into C.
  *   - gemm (the driver) loops over blocks of NC columns, KC depth and MC rows, packing each
- *     block of B and of A (pack-kernels.ts) into the thread's workspace before multiplying.
+ *     block of A and of B (pack-kernels.ts) into the thread's workspace before multiplying.
+ *     When A has at most MC rows, each panel of B would be read once per packing, so a
+ *     row-major B is read in place instead, except for a last panel narrower than 16 columns.
+ *     That saves a pass over B, which for the column matrix of a convolution is the largest
+ *     operand (about 9 MB for the second layer of the reference CNN at batch 64).
  * One thread computes a whole C with gemm; with several threads, each calls gemm on its own
  * rows or columns of C (threads.ts). The order of the sums for one element of C depends only on
  * K, so every partition gives the same result.
@@ -22,7 +26,7 @@ const F = BYTES_PER_FLOAT;
 /** f32x4 vectors in one row of a tile. */
 const VECTORS = NR / 4;
 
-/** Which multiply-add the micro-kernel uses. */
+/** Options of the micro-kernel's multiply-add. */
 export interface GemmKernelOptions {
   /**
    * Use f32x4.relaxed_madd (relaxed SIMD), which V8 compiles to a fused multiply-add on CPUs
@@ -32,11 +36,14 @@ export interface GemmKernelOptions {
 }
 
 /**
- * multiplyPanels(rows, cols, depth, packedA, packedB, c, ldc, accumulate, edgeTile) computes,
- * for the packed rows×depth block of A and depth×cols block of B,
+ * multiplyPanels(rows, cols, depth, packedA, b, bRowStep, bColumnStep, c, ldc, accumulate, edgeTile)
+ * computes, for the packed rows×depth block of A and the depth×cols block of B,
  *   C[i][j] = sum over p of A[i][p] * B[p][j]     (or C[i][j] += ... when accumulate is 1)
  * Letters: i, j index C within the block; ir and jr are the first row and column of a tile; p
- * runs over the depth.
+ * runs over the depth. The 16 values B[p][jr .. jr + 15] are adjacent at byte
+ * b + jr * bColumnStep + p * bRowStep: packed panels have bRowStep 64 and bColumnStep
+ * 4 * depth, and a row-major B read in place has its row stride and 4. In place, `cols` must be
+ * a multiple of 16.
  */
 export function multiplyPanelsKernel(options: GemmKernelOptions): FunctionDefinition {
   const fn = new FunctionBuilder('multiplyPanels');
@@ -44,7 +51,9 @@ export function multiplyPanelsKernel(options: GemmKernelOptions): FunctionDefini
   const cols = fn.param('cols');
   const depth = fn.param('depth');
   const packedA = fn.param('packedA');
-  const packedB = fn.param('packedB');
+  const bBlock = fn.param('b');
+  const bRowStep = fn.param('bRowStep');
+  const bColumnStep = fn.param('bColumnStep');
   const c = fn.param('c');
   const ldc = fn.param('ldc');
   const accumulate = fn.param('accumulate');
@@ -71,19 +80,19 @@ export function multiplyPanelsKernel(options: GemmKernelOptions): FunctionDefini
 
   // The micro-kernel: tile[r][4v .. 4v+3] = sum over p of A[ir + r][p] * B[p][jr + 4v .. jr + 4v + 3].
   // Each step reads the 2 values of A for column p (splatted across lanes) and the 16 values of
-  // B for row p, adjacent in the packed panels, so both pointers advance linearly.
+  // B for row p, so both pointers advance by a constant step.
   const steps = new Label('p');
   const microKernel: Code = [
     sums.flat().map((sum) => local.set(sum, v128.zero())),
     local.set(a, i32.add(local.get(packedA), i32.mul(i32.mul(local.get(ir), local.get(depth)), i32.const(F)))),
-    local.set(b, i32.add(local.get(packedB), i32.mul(i32.mul(local.get(jr), local.get(depth)), i32.const(F)))),
+    local.set(b, i32.add(local.get(bBlock), i32.mul(local.get(jr), local.get(bColumnStep)))),
     local.set(aEnd, i32.add(local.get(a), i32.mul(local.get(depth), i32.const(MR * F)))),
     loop(steps,
       bVectors.map((vector, v) => local.set(vector, v128.load(local.get(b), 16 * v))),
       aSplats.map((splat, row) => local.set(splat, v128.load32_splat(local.get(a), row * F))),
       sums.map((rowSums, row) => rowSums.map((sum, v) => multiplyAdd(sum, aSplats[row], bVectors[v]))),
       advance(a, i32.const(MR * F)),
-      advance(b, i32.const(NR * F)),
+      advance(b, local.get(bRowStep)),
       br_if(steps, i32.lt_u(local.get(a), local.get(aEnd))),
     ),
   ];
@@ -162,31 +171,48 @@ export function gemmDriverKernel(): FunctionDefinition {
   const mc = fn.local('mc');
   const packedA = fn.local('packedA');
   const packedB = fn.local('packedB');
+  const bInPlace = fn.local('bInPlace');
+  const blockOfB = fn.local('blockOfB');
+  const inPlaceCols = fn.local('inPlaceCols');
+  const cBlock = fn.local('cBlock');
+  const addToC = fn.local('addToC');
 
   const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
+  const edgeTile = i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile));
 
   return fn.define([
     local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
     local.set(packedB, i32.add(local.get(workspace), i32.const(workspaceLayout.packedB))),
+    local.set(bInPlace, i32.and(i32.eq(local.get(bColStride), i32.const(F)), i32.le_s(local.get(m), i32.const(MC)))),
     forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
       local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
       forLoop(pc, i32.const(0), local.get(k), i32.const(KC),
         local.set(kc, minS(i32.const(KC), i32.sub(local.get(k), local.get(pc)))),
-        call('packB',
-          i32.add(offset(b, pc, bRowStride), i32.mul(local.get(jc), local.get(bColStride))),
-          local.get(bRowStride), local.get(bColStride), local.get(kc), local.get(nc), local.get(packedB)),
+        local.set(blockOfB, i32.add(offset(b, pc, bRowStride), i32.mul(local.get(jc), local.get(bColStride)))),
+        // Whole panels of B are read in place or packed; the rest, if any, is packed.
+        local.set(inPlaceCols, select(i32.and(local.get(nc), i32.const(-NR)), i32.const(0), local.get(bInPlace))),
+        ifElse(i32.lt_s(local.get(inPlaceCols), local.get(nc)),
+          call('packB',
+            i32.add(local.get(blockOfB), i32.mul(local.get(inPlaceCols), local.get(bColStride))),
+            local.get(bRowStride), local.get(bColStride), local.get(kc), i32.sub(local.get(nc), local.get(inPlaceCols)), local.get(packedB))),
+        // Later depth blocks add to what the first one wrote.
+        local.set(addToC, i32.or(local.get(accumulate), i32.gt_s(local.get(pc), i32.const(0)))),
         forLoop(ic, i32.const(0), local.get(m), i32.const(MC),
           local.set(mc, minS(i32.const(MC), i32.sub(local.get(m), local.get(ic)))),
           call('packA',
             i32.add(offset(a, ic, aRowStride), i32.mul(local.get(pc), local.get(aColStride))),
             local.get(aRowStride), local.get(aColStride), local.get(mc), local.get(kc), local.get(packedA)),
-          // Later depth blocks add to what the first one wrote.
-          call('multiplyPanels',
-            local.get(mc), local.get(nc), local.get(kc), local.get(packedA), local.get(packedB),
-            i32.add(offset(c, ic, ldc), i32.mul(local.get(jc), i32.const(F))),
-            local.get(ldc),
-            i32.or(local.get(accumulate), i32.gt_s(local.get(pc), i32.const(0))),
-            i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile))),
+          local.set(cBlock, i32.add(offset(c, ic, ldc), i32.mul(local.get(jc), i32.const(F)))),
+          ifElse(i32.gt_s(local.get(inPlaceCols), i32.const(0)),
+            call('multiplyPanels',
+              local.get(mc), local.get(inPlaceCols), local.get(kc), local.get(packedA),
+              local.get(blockOfB), local.get(bRowStride), i32.const(F),
+              local.get(cBlock), local.get(ldc), local.get(addToC), edgeTile)),
+          ifElse(i32.lt_s(local.get(inPlaceCols), local.get(nc)),
+            call('multiplyPanels',
+              local.get(mc), i32.sub(local.get(nc), local.get(inPlaceCols)), local.get(kc), local.get(packedA),
+              local.get(packedB), i32.const(NR * F), i32.mul(local.get(kc), i32.const(F)),
+              i32.add(local.get(cBlock), i32.mul(local.get(inPlaceCols), i32.const(F))), local.get(ldc), local.get(addToC), edgeTile)),
         ),
       ),
     ),

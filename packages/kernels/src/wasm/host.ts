@@ -32,6 +32,7 @@ interface HostGlobals {
   process?: { versions?: { node?: string }; env?: Record<string, string | undefined> };
   navigator?: { hardwareConcurrency?: number };
   WebAssembly?: WebAssemblyApi;
+  setTimeout(callback: () => void, milliseconds: number): unknown;
 }
 
 const host = globalThis as unknown as HostGlobals;
@@ -55,6 +56,11 @@ export function workerScriptPath(): string {
 /** Reads an environment variable in Node; undefined in a browser. */
 export function environmentVariable(name: string): string | undefined {
   return host.process?.env?.[name];
+}
+
+/** Resolves after `milliseconds`, through the host's timer. */
+export function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => host.setTimeout(resolve, milliseconds));
 }
 
 /** Number of logical cores this process may use. */

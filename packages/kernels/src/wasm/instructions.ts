@@ -114,6 +114,7 @@ export const i32 = {
   add: plain('i32.add', [0x6a]),
   sub: plain('i32.sub', [0x6b]),
   mul: plain('i32.mul', [0x6c]),
+  div_u: plain('i32.div_u', [0x6e]),
   and: plain('i32.and', [0x71]),
   or: plain('i32.or', [0x72]),
   shl: plain('i32.shl', [0x74]),
@@ -167,6 +168,14 @@ export const f32x4 = {
   mul: simd('f32x4.mul', 0xe6),
   /** a * b + c, with or without an intermediate rounding, whichever the hardware does faster. */
   relaxed_madd: simd('f32x4.relaxed_madd', 0x105),
+};
+
+/** Bulk memory instructions (WebAssembly 2.0), on memory 0. */
+export const memory = {
+  /** Sets `size` bytes from byte address `destination` to the low byte of `value`. */
+  fill: (destination: Code, value: Code, size: Code): Code => [destination, value, size, instruction('memory.fill', [0xfc, 0x0b, 0x00])],
+  /** Copies `size` bytes from `source` to `destination`; the ranges may overlap. */
+  copy: (destination: Code, source: Code, size: Code): Code => [destination, source, size, instruction('memory.copy', [0xfc, 0x0a, 0x00, 0x00])],
 };
 
 /** Opens a block: `br` to its label jumps past its `end`. */

@@ -1,6 +1,7 @@
 /**
  * The module of every WebAssembly kernel, generated for the features the runtime supports.
  */
+import { col2imKernel, im2colKernel } from './conv-kernels';
 import { type ModuleDefinition, encodeModule } from './encoder';
 import { gemmDriverKernel, multiplyPanelsKernel } from './gemm-kernels';
 import { packAKernel, packBKernel } from './pack-kernels';
@@ -25,6 +26,8 @@ export function kernelModule(options: KernelModuleOptions): ModuleDefinition {
       packBKernel(),
       multiplyPanelsKernel({ relaxedMadd: options.relaxedMadd }),
       gemmDriverKernel(),
+      im2colKernel(),
+      col2imKernel(),
     ],
   };
 }
@@ -36,7 +39,7 @@ export function kernelModuleBytes(options: KernelModuleOptions): Uint8Array {
 
 /**
  * Returns a generated kernel in the WebAssembly text format, for reading and review: the
- * function named `name` (packA, packB, multiplyPanels or gemm), or the whole module.
+ * function named `name` (packA, packB, multiplyPanels, gemm, im2col or col2im), or the whole module.
  *
  * wasmKernelText('multiplyPanels') starts with
  *   (func $multiplyPanels (export "multiplyPanels") (param $rows i32) ...

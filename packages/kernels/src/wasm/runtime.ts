@@ -74,6 +74,9 @@ export interface KernelExports {
     b: number, bRowStride: number, bColStride: number,
     c: number, ldc: number, accumulate: number, workspace: number,
   ): void;
+  /** im2col(x, col, ...geometry) and col2im(col, dx, ...geometry); see conv-kernels.ts. */
+  im2col(...args: number[]): void;
+  col2im(...args: number[]): void;
 }
 
 /** Options of a runtime: which features its module uses. */
@@ -94,6 +97,8 @@ export class WasmRuntime {
   private workspaces = 1;
   private top: number;
   private floats: Float32Array;
+  /** memory.buffer as of the last growth; the getter is slow enough to show in small calls. */
+  private buffer: ArrayBuffer | SharedArrayBuffer;
 
   constructor(options: RuntimeOptions) {
     this.options = options;
@@ -103,7 +108,8 @@ export class WasmRuntime {
     this.memory = new webAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: options.sharedMemory });
     this.exports = new webAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as KernelExports;
     this.top = this.arenaBase();
-    this.floats = new Float32Array(this.memory.buffer);
+    this.buffer = this.memory.buffer;
+    this.floats = new Float32Array(this.buffer);
   }
 
   /** Byte address of thread t's GEMM workspace. */
@@ -157,13 +163,13 @@ export class WasmRuntime {
 
   /** Returns the whole memory as floats; element i is at byte address 4i. */
   floatView(): Float32Array {
-    if (this.floats.buffer !== this.memory.buffer) this.floats = new Float32Array(this.memory.buffer);
+    if (this.floats.buffer !== this.buffer) this.floats = new Float32Array(this.buffer);
     return this.floats;
   }
 
-  /** Tells whether `data` is a view of this runtime's memory. */
+  /** Tells whether `data` is a view of this runtime's memory, taken since its last growth. */
   owns(data: ArrayBufferView): boolean {
-    return data.buffer === this.memory.buffer;
+    return data.buffer === this.buffer;
   }
 
   /** Bytes the memory currently has, for tests of its growth. */
@@ -176,7 +182,9 @@ export class WasmRuntime {
   }
 
   private ensureBytes(bytes: number): void {
-    const pages = Math.ceil(bytes / PAGE_BYTES) - this.memory.buffer.byteLength / PAGE_BYTES;
-    if (pages > 0) this.memory.grow(pages);
+    const pages = Math.ceil(bytes / PAGE_BYTES) - this.buffer.byteLength / PAGE_BYTES;
+    if (pages <= 0) return;
+    this.memory.grow(pages);
+    this.buffer = this.memory.buffer;
   }
 }

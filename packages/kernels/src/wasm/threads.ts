@@ -33,13 +33,15 @@ export const controlLayout = {
   jobGeneration: 1,
   /** 0 while the part waits, 1 once its worker claimed it, 2 once the main thread did. */
   claim: 2,
+  /** The job's exported function, as 1 + its index in `functions`. */
   function: 3,
   args: 4,
-  argCount: 16,
+  argCount: 28,
+  functions: ['gemm', 'im2col', 'col2im'] as JobFunction[],
 };
 
-/** Job functions, numbered as worker.js numbers them. */
-export const jobFunctions = { gemm: 1 } as const;
+/** Kernels that threads can run a part of. */
+export type JobFunction = 'gemm' | 'im2col' | 'col2im';
 
 /** Workers the control block has records for. */
 export const MAX_WORKERS = (controlLayout.words - controlLayout.jobs) / controlLayout.jobWords;
@@ -119,16 +121,18 @@ export class ThreadPool {
   }
 
   /**
-   * Runs `gemm` with `parts[0]` on this thread and offers `parts[t]` to worker `workers[t - 1]`,
-   * and returns when every part is done. Throws if a worker's part failed.
+   * Runs exported function `job` with arguments `parts[0]` on this thread and offers `parts[t]`
+   * to worker `workers[t - 1]`, and returns when every part is done. Throws if a worker's part
+   * failed.
    */
-  runGemm(parts: readonly number[][], workers: readonly number[]): void {
+  run(job: JobFunction, parts: readonly number[][], workers: readonly number[]): void {
     const { control } = this;
     const generation = Atomics.load(control, controlLayout.generation) + 1;
+    const functionNumber = controlLayout.functions.indexOf(job) + 1;
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
       control.set(parts[t], record + controlLayout.args);
-      Atomics.store(control, record + controlLayout.function, jobFunctions.gemm);
+      Atomics.store(control, record + controlLayout.function, functionNumber);
       Atomics.store(control, record + controlLayout.claim, 0);
       Atomics.store(control, record + controlLayout.jobGeneration, generation);
     }
@@ -136,22 +140,18 @@ export class ThreadPool {
     Atomics.store(control, controlLayout.generation, generation);
     Atomics.notify(control, controlLayout.generation);
 
-    this.gemmPart(parts[0]);
+    const kernel = this.runtime.exports[job] as (...args: number[]) => void;
+    kernel(...parts[0]);
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
       if (Atomics.compareExchange(control, record + controlLayout.claim, 0, 2) !== 0) continue;
-      this.gemmPart(parts[t]);
+      kernel(...parts[t]);
       Atomics.sub(control, controlLayout.pending, 1);
     }
 
     this.waitForWorkers();
     const failed = Atomics.exchange(control, controlLayout.failed, 0);
-    if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while computing a GEMM`);
-  }
-
-  private gemmPart(part: readonly number[]): void {
-    const [m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate, workspace] = part;
-    this.runtime.exports.gemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, accumulate, workspace);
+    if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while running ${job}`);
   }
 
   private waitForWorkers(): void {

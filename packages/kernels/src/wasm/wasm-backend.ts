@@ -10,6 +10,7 @@
  *   2. split C into one part per thread, by columns when C is wider than tall, else by rows;
  *   3. run the parts (threads.ts) and copy C out when it was staged.
  */
+import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
 import { BYTES_PER_FLOAT, MR, NR } from './blocking';
 import { type WasmRuntime } from './runtime';
@@ -23,6 +24,8 @@ const MAX_SPAN_RATIO = 2;
  * joining it cost a few microseconds, about the time of a 64×64×64 product.
  */
 const PARALLEL_MIN_MACS = 1 << 19;
+/** Below this many elements of the column matrix, im2col and col2im run on one thread. */
+const PARALLEL_MIN_ELEMENTS = 1 << 16;
 
 /** The place of an operand in WebAssembly memory, and the copy that puts it there. */
 interface Placement {
@@ -106,7 +109,10 @@ export class WasmBackend {
 
   /** C = A·B, or C += A·B, for float32 operands with k >= 1. See `gemm` in ../gemm.ts. */
   gemm(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Matrix, accumulate: boolean): void {
-    this.withArena(() => {
+    // withArena's steps, written out: small products are called often enough that a closure
+    // per call shows in profiles.
+    const top = this.runtime.mark();
+    try {
       const aPlace = this.place(a, m, k);
       const bPlace = this.place(b, k, n);
       const cResident = this.runtime.owns(c.data) && c.colStride === 1;
@@ -118,7 +124,47 @@ export class WasmBackend {
       this.copyIn(bPlace, b, k, n, floats);
       this.run(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
       if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /**
+   * Runs im2col or col2im (see conv-kernels.ts) for channel group `group` between an image batch
+   * and the column matrix `col` [Cg * KH * KW, N * OH * OW], both in WebAssembly memory. The
+   * image is x for im2col and dx for col2im, with element (n, c, h, w) at
+   * `image[offset + n * strides[0] + c * strides[1] + h * strides[2] + w * strides[3]]`.
+   * Threads split the batch by images.
+   */
+  rearrange(kind: 'im2col' | 'col2im', geometry: ConvGeometry, image: Float32Array, offset: number, strides: readonly number[], group: number, col: Float32Array): void {
+    const { batch, inChannels, groups, kernelHeight, kernelWidth, strideH, strideW, dilationH, dilationW, padTop, padLeft, height, width, outHeight, outWidth } = geometry;
+    const groupChannels = inChannels / groups;
+    const [imageStride, channelStride, rowStride, pixelStride] = strides.map((stride) => stride * F);
+    const imageAddress = image.byteOffset + offset * F + group * groupChannels * channelStride;
+    const positions = outHeight * outWidth;
+    const geometryArgs = (images: number) => [
+      imageStride, channelStride, rowStride, pixelStride,
+      images, groupChannels, kernelHeight, kernelWidth, strideH, strideW, dilationH, dilationW,
+      padTop, padLeft, height, width, outHeight, outWidth, batch * positions * F,
+    ];
+
+    const elements = groupChannels * kernelHeight * kernelWidth * batch * positions;
+    const wanted = elements >= PARALLEL_MIN_ELEMENTS ? Math.min(this.threadCount, batch) : 1;
+    const workers = wanted > 1 && this.pool ? this.readyWorkers(wanted - 1) : [];
+    const count = workers.length + 1;
+    const parts = Array.from({ length: count }, (_, t) => {
+      const first = Math.round((batch * t) / count);
+      const images = Math.round((batch * (t + 1)) / count) - first;
+      const imagePart = imageAddress + first * imageStride;
+      const colPart = col.byteOffset + first * positions * F;
+      return kind === 'im2col' ? [imagePart, colPart, ...geometryArgs(images)] : [colPart, imagePart, ...geometryArgs(images)];
     });
+
+    if (parts.length === 1) {
+      this.runtime.exports[kind](...parts[0]);
+      return;
+    }
+    this.pool!.run(kind, parts, workers);
   }
 
   /** Decides where an operand goes and allocates its copy; copies nothing yet. */
@@ -162,6 +208,12 @@ export class WasmBackend {
   private run(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
     const wanted = m * n * k >= PARALLEL_MIN_MACS ? this.threadCount : 1;
     const workers = wanted > 1 && this.pool ? this.readyWorkers(wanted - 1) : [];
+    if (workers.length === 0) {
+      const workspace = this.runtime.workspace(0);
+      this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, accumulate ? 1 : 0, workspace);
+      return;
+    }
+
     const parts = partition(m, n, workers.length + 1).map((part, t) => [
       part.rows, part.cols, k,
       a.address + part.firstRow * a.rowStride, a.rowStride, a.colStride,
@@ -169,13 +221,7 @@ export class WasmBackend {
       c + part.firstRow * ldc + part.firstCol * F, ldc, accumulate ? 1 : 0,
       this.runtime.workspace(t),
     ]);
-
-    if (parts.length === 1) {
-      const [rows, cols, depth, aAddress, ars, acs, bAddress, brs, bcs, cAddress, cStride, add, workspace] = parts[0];
-      this.runtime.exports.gemm(rows, cols, depth, aAddress, ars, acs, bAddress, brs, bcs, cAddress, cStride, add, workspace);
-      return;
-    }
-    this.pool!.runGemm(parts, workers);
+    this.pool!.run('gemm', parts, workers);
   }
 
   private readyWorkers(count: number): number[] {

@@ -10,9 +10,6 @@
  * It runs as a Node worker (node:worker_threads) or as a browser Web Worker.
  */
 
-/** Job functions by the number threads.ts writes in a job record; 0 means no job. */
-const JOB_FUNCTIONS = [undefined, 'gemm'];
-
 function serve(data) {
   const { module, memory, index, layout, spinMilliseconds } = data;
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -27,7 +24,8 @@ function serve(data) {
 
     // A record written for another generation is not this worker's job now.
     if (Atomics.load(control, record + layout.jobGeneration) !== seen) continue;
-    const job = JOB_FUNCTIONS[Atomics.load(control, record + layout.function)];
+    // Function number f >= 1 names layout.functions[f - 1]; 0 names none.
+    const job = layout.functions[Atomics.load(control, record + layout.function) - 1];
     if (job === undefined || Atomics.compareExchange(control, record + layout.claim, 0, 1) !== 0) continue;
     try {
       const args = control.subarray(record + layout.args, record + layout.args + layout.argCount);
