@@ -32,6 +32,8 @@ let features: WasmFeatures | undefined;
 let selected: Backend | undefined;
 let wasm: WasmBackend | undefined;
 let threadCount: number | undefined;
+/** Why a synchronous compile failed, once it has. Products then run on the TypeScript loops until backendReady compiles the module. */
+let syncCompileError: string | undefined;
 
 /**
  * Returns what this JavaScript engine supports: WebAssembly SIMD (needed by 'wasm'), relaxed
@@ -91,23 +93,29 @@ export function setThreads(count: number): void {
 }
 
 /**
- * Starts the worker threads that `getThreads()` asks for and resolves with the number of threads,
- * this one included, that are ready, once all are or after `timeoutMs`. Products do not wait for
- * workers: until they are ready, products run on fewer threads. Awaiting this first makes the
- * first products use every thread, as benchmarks need.
+ * Prepares the 'wasm' backend: compiles its module if that has not happened yet, then starts the
+ * worker threads that `getThreads()` allows. Resolves with the number of threads, this one
+ * included, that are ready once all are or after `timeoutMs`.
  *
- * await threadsReady() resolves with 2 on a 2-core machine with the 'wasm' backend.
+ * Node needs no call: the module compiles on the first product, and products use the workers
+ * as they become ready. A browser page should await it once before training, because browsers
+ * compile a module of this size on the main thread only asynchronously, and until then
+ * products run on the TypeScript loops. Benchmarks await it so that the first timed product
+ * already uses every thread.
+ *
+ * await backendReady() resolves with 2 on a 2-core machine with the 'wasm' backend.
  */
-export async function threadsReady(timeoutMs = 10_000): Promise<number> {
+export async function backendReady(timeoutMs = 10_000): Promise<number> {
   if (getBackend() !== 'wasm') return 1;
-  const wasm = activeWasmBackend();
-  wasm.startWorkers();
+  if (wasm === undefined && createWasmBackend() === undefined) {
+    installWasmBackend(await WasmRuntime.compile(runtimeOptions()));
+  }
+  const backend = wasm!;
+  backend.startWorkers();
 
   const deadline = Date.now() + timeoutMs;
-  while (1 + wasm.readyWorkerCount() < wasm.threads && Date.now() < deadline) {
-    await delay(5);
-  }
-  return 1 + wasm.readyWorkerCount();
+  while (1 + backend.readyWorkerCount() < backend.threads && Date.now() < deadline) await delay(5);
+  return 1 + backend.readyWorkerCount();
 }
 
 /**
@@ -116,17 +124,39 @@ export async function threadsReady(timeoutMs = 10_000): Promise<number> {
  */
 export function wasmBackendFor(data: ArrayBufferView, macs: number): WasmBackend | undefined {
   if (macs < WASM_MIN_MACS || !(data instanceof Float32Array) || getBackend() !== 'wasm') return undefined;
-  return activeWasmBackend();
+  return wasm ?? createWasmBackend();
 }
 
-/** Returns the WebAssembly backend, created on first use. */
+/** Returns the WebAssembly backend, created on first use. Throws where it cannot compile synchronously. */
 export function activeWasmBackend(): WasmBackend {
-  if (wasm === undefined) {
-    const { relaxedSimd, sharedMemory } = wasmFeatures();
-    wasm = new WasmBackend(new WasmRuntime({ relaxedMadd: relaxedSimd, sharedMemory }));
-    wasm.threads = getThreads();
+  const backend = wasm ?? createWasmBackend();
+  if (backend === undefined) throw new Error(`wasm backend: the module could not be compiled synchronously (${syncCompileError}); await backendReady() first`);
+  return backend;
+}
+
+/**
+ * Creates the backend with a synchronous compile, or returns undefined when the engine refuses
+ * one (a browser's main thread). Then `backendReady` compiles it asynchronously.
+ */
+function createWasmBackend(): WasmBackend | undefined {
+  if (syncCompileError !== undefined) return undefined;
+  try {
+    return installWasmBackend(new WasmRuntime(runtimeOptions()));
+  } catch (error) {
+    syncCompileError = error instanceof Error ? error.message : String(error);
+    return undefined;
   }
+}
+
+function installWasmBackend(runtime: WasmRuntime): WasmBackend {
+  wasm = new WasmBackend(runtime);
+  wasm.threads = getThreads();
   return wasm;
+}
+
+function runtimeOptions() {
+  const { relaxedSimd, sharedMemory } = wasmFeatures();
+  return { relaxedMadd: relaxedSimd, sharedMemory };
 }
 
 function defaultBackend(): Backend {

@@ -41,7 +41,7 @@ export { logSoftmax, softmax } from './softmax';
 export { gather, gatherAlongAxis, scatterAdd, scatterAddAlongAxis } from './gather';
 
 export {
-  type Backend, type WasmFeatures, getBackend, getThreads, setBackend, setThreads, setWorkerScript, threadsReady, wasmFeatures,
+  type Backend, type WasmFeatures, backendReady, getBackend, getThreads, setBackend, setThreads, setWorkerScript, wasmFeatures,
 } from './backend';
 export { wasmKernelText } from './wasm/kernel-module';
 export { gemm, type Matrix } from './gemm';

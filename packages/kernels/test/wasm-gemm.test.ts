@@ -124,6 +124,11 @@ describeWithSimd('WebAssembly GEMM', () => {
     expect(backend.runtime.mark()).toBe(top);
   });
 
+  test('asynchronously compiled runtime agrees with reference', async () => {
+    const compiled = new WasmBackend(await WasmRuntime.compile({ relaxedMadd: false, sharedMemory: false }));
+    checkProblem(compiled, { m: 21, n: 35, k: 300, layouts: ['transposed', 'sliced'], mask: 0, outKind: 'strided', accumulate: true, seed: 9 });
+  });
+
   test('partition covers C in tiles along its longer side', () => {
     for (const [m, n, threads] of [[10, 1000, 2], [1000, 10, 3], [5, 5, 4], [64, 64, 1], [3, 47, 8]]) {
       const parts = partition(m, n, threads);

@@ -26,6 +26,8 @@ export interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => CompiledModule;
   Instance: new (module: CompiledModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
   Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
+  compile(bytes: Uint8Array): Promise<CompiledModule>;
+  instantiate(module: CompiledModule, imports: { env: { memory: WasmMemory } }): Promise<{ exports: unknown }>;
 }
 
 interface HostGlobals {

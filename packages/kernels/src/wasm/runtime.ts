@@ -85,6 +85,14 @@ export interface RuntimeOptions {
   sharedMemory: boolean;
 }
 
+/** Returns the engine's WebAssembly API, the module's bytes and a fresh memory for `options`. */
+function prepare(options: RuntimeOptions) {
+  if (webAssembly === undefined) throw new Error('WasmRuntime: this JavaScript engine has no WebAssembly');
+  const bytes = kernelModuleBytes({ relaxedMadd: options.relaxedMadd, sharedMemory: options.sharedMemory, maximumPages: MAXIMUM_PAGES });
+  const memory = new webAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: options.sharedMemory });
+  return { api: webAssembly, bytes, memory };
+}
+
 /**
  * One compiled kernel module with its memory and arena. The module can be instantiated again on
  * the same memory by worker threads, when the memory is shared.
@@ -100,16 +108,31 @@ export class WasmRuntime {
   /** memory.buffer as of the last growth; the getter is slow enough to show in small calls. */
   private buffer: ArrayBuffer | SharedArrayBuffer;
 
-  constructor(options: RuntimeOptions) {
+  /**
+   * Compiles and instantiates the kernel module synchronously. Chrome refuses that on a page's
+   * main thread for modules over 4 KB, which this one is; `compile` is the way there.
+   */
+  constructor(options: RuntimeOptions, compiled?: { module: CompiledModule; memory: WasmMemory; exports: unknown }) {
     this.options = options;
-    const bytes = kernelModuleBytes({ relaxedMadd: options.relaxedMadd, sharedMemory: options.sharedMemory, maximumPages: MAXIMUM_PAGES });
-    if (webAssembly === undefined) throw new Error('WasmRuntime: this JavaScript engine has no WebAssembly');
-    this.module = new webAssembly.Module(bytes);
-    this.memory = new webAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: options.sharedMemory });
-    this.exports = new webAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as KernelExports;
+    if (compiled === undefined) {
+      const { api, bytes, memory } = prepare(options);
+      const module = new api.Module(bytes);
+      compiled = { module, memory, exports: new api.Instance(module, { env: { memory } }).exports };
+    }
+    this.module = compiled.module;
+    this.memory = compiled.memory;
+    this.exports = compiled.exports as KernelExports;
     this.top = this.arenaBase();
     this.buffer = this.memory.buffer;
     this.floats = new Float32Array(this.buffer);
+  }
+
+  /** Compiles and instantiates the kernel module asynchronously, as browsers allow on any thread. */
+  static async compile(options: RuntimeOptions): Promise<WasmRuntime> {
+    const { api, bytes, memory } = prepare(options);
+    const module = await api.compile(bytes);
+    const instance = await api.instantiate(module, { env: { memory } });
+    return new WasmRuntime(options, { module, memory, exports: instance.exports });
   }
 
   /** Byte address of thread t's GEMM workspace. */
