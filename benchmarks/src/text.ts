@@ -102,7 +102,7 @@ function metagradLstmStep(frozenEmbedding: boolean): { name: string; run: () => 
   return { name: `LSTM classifier training step${frozenEmbedding ? ', embedding frozen' : ''}`, run };
 }
 
-/** The LSTM classifier step on both sides. */
+/** Builds the case of the LSTM classifier step on both sides. */
 function lstmStepCase(frozenEmbedding: boolean): BenchmarkCase {
   const { name, run } = metagradLstmStep(frozenEmbedding);
   const tokens = randomTokens();
@@ -126,7 +126,7 @@ function lstmStepCase(frozenEmbedding: boolean): BenchmarkCase {
   };
 }
 
-/** The LSTM classifier in tfjs-layers: embedding, two LSTMs (the first returning every step), dense head; Adam 0.001. */
+/** Builds the LSTM classifier in tfjs-layers: embedding, two LSTMs (the first returning every step), dense head; Adam 0.001. */
 function tfjsLstmClassifier(frozenEmbedding: boolean): tfl.Sequential {
   const model = tfl.sequential({
     layers: [
@@ -182,7 +182,7 @@ const BLOCK_WEIGHT_NAMES = [
 ];
 
 /**
- * The post-norm encoder block of torch.nn.TransformerEncoderLayer in tfjs-core ops:
+ * Computes the post-norm encoder block of torch.nn.TransformerEncoderLayer in tfjs-core ops:
  *   y = norm1(x + out_proj(attention(x)));  output = norm2(y + linear2(relu(linear1(y))))
  * with linear layers computing x Wᵀ + b as PyTorch stores W.
  */
