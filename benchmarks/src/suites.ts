@@ -8,5 +8,6 @@ import { kernelsSuite } from './kernels';
 import { mamlSuite } from './maml';
 import { textSuite, textTorchSuite } from './text';
 import { trainingSuite } from './training';
+import { wasmSuite } from './wasm';
 
-export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite, textSuite, textTorchSuite];
+export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite, textSuite, textTorchSuite, wasmSuite];
