@@ -108,6 +108,9 @@ export function addMamlCommand(program: Command): void {
       });
       console.log(`\nmean squared error on ${config.evalTasks} held-out tasks (${config.evalQueries} query points each), mean ± 95% interval:\n`);
       console.log(formatResultTable(rows, config.evalSteps, { digits: 3 }));
+      if (learnsRates(config) && config.evalSteps.some((steps) => steps > config.innerSteps)) {
+        console.log(`\nThe learned inner rates were trained for ${config.innerSteps} step(s); repeating them for more steps can diverge.`);
+      }
       const totalSeconds = (performance.now() - started) / 1000;
       console.log(`\ntotal ${totalSeconds.toFixed(1)} s`);
 
@@ -167,6 +170,11 @@ export function addMamlCommand(program: Command): void {
       console.log(`\naccuracy (%) on ${config.evalTasks} tasks of unseen classes (${config.queries} queries per class), mean ± 95% interval:\n`);
       console.log(formatResultTable([{ label, shots: config.shots, byStep: result.accuracy }], config.evalSteps, { digits: 2, scale: 100 }));
     });
+}
+
+/** Tells whether the run learns its inner rates (Meta-SGD, or --learn-inner-lr). */
+function learnsRates(config: { algorithm: Algorithm; learnInnerLr: boolean }): boolean {
+  return config.algorithm === 'metasgd' || (config.learnInnerLr && config.algorithm !== 'reptile');
 }
 
 function mean(values: number[]): number {

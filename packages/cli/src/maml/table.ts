@@ -10,7 +10,8 @@ export interface ResultRow {
 
 /**
  * Formats rows as a Markdown table with one column per number of inner steps, each cell the
- * mean ± half-width of its 95% interval, scaled by `scale` (100 for percentages).
+ * mean ± half-width of its 95% interval, scaled by `scale` (100 for percentages). A cell whose
+ * mean is NaN or infinite reads 'diverged'.
  */
 export function formatResultTable(rows: readonly ResultRow[], steps: readonly number[], options: { digits: number; scale?: number }): string {
   const scale = options.scale ?? 1;
@@ -20,6 +21,7 @@ export function formatResultTable(rows: readonly ResultRow[], steps: readonly nu
     String(row.shots),
     ...steps.map((step) => {
       const interval = row.byStep[step];
+      if (interval && !Number.isFinite(interval.mean)) return 'diverged';
       return interval ? formatInterval({ ...interval, mean: interval.mean * scale, halfWidth: interval.halfWidth * scale }, options.digits) : '-';
     }),
   ]);
