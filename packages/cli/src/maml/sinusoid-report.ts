@@ -100,7 +100,10 @@ function fineTunedCurves(metaLearner: MAML<Sequential>, supportX: Tensor, suppor
   const curves = new Map<number, ArrayLike<number>>();
   noGrad(() => {
     const record = (step: number, learner: TaskBatchLearner<Sequential>) => {
-      if (PLOTTED_STEPS.includes(step)) curves.set(step, learner.forward(input).toTypedArray());
+      if (!PLOTTED_STEPS.includes(step)) return;
+      // A curve that diverged (learned rates repeated past their trained steps) is left out of the plot.
+      const values = learner.forward(input).toTypedArray();
+      if (values.every((value) => Number.isFinite(value))) curves.set(step, values);
     };
     record(0, new TaskBatchLearner(metaLearner.module, new Map(), []));
     metaLearner.adaptTasks(asBatch(supportX), asBatch(supportY), mseLossPerTask, { steps: Math.max(...PLOTTED_STEPS), onStep: record });
