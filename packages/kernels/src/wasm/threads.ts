@@ -5,11 +5,13 @@
  * The main thread is thread 0 and works too. To run a job split into parts, it writes one record
  * per worker into the control block at address 0, sets `pending` to the number of those parts,
  * bumps `generation` and wakes sleeping workers, and runs part 0. A record is run by whichever
- * thread claims it first (compare-and-exchange on its `claim` word): its worker (worker.js), or
- * the main thread, which after part 0 claims every part no worker has started. So a worker that
- * the operating system is slow to schedule delays nothing, and the parts stay the same. Then the
- * main thread waits until `pending` is 0. A worker only looks at a record that carries the
- * generation it woke for, so one that wakes late never runs a part twice.
+ * thread claims it first: its worker (worker.js), or the main thread, which after part 0 claims
+ * every part no worker has started. So a worker that the operating system is slow to schedule
+ * delays nothing, and the parts stay the same. Then the main thread waits until `pending` is 0.
+ *
+ * A record's `claim` word holds the job's generation until a thread claims it, by a
+ * compare-and-exchange from that generation to a negative value. A worker that wakes late, for a
+ * generation already done, finds another number there and leaves the record alone.
  *
  * Workers start in the background and join the calls after they are ready; until then calls use
  * fewer threads. Results do not depend on how many threads join (see gemm-kernels.ts). Idle
@@ -30,18 +32,21 @@ export const controlLayout = {
   jobWords: 32,
   /** Words within a record. */
   ready: 0,
-  jobGeneration: 1,
-  /** 0 while the part waits, 1 once its worker claimed it, 2 once the main thread did. */
-  claim: 2,
+  /** The generation of the waiting part, CLAIMED_BY_WORKER, or CLAIMED_BY_MAIN. */
+  claim: 1,
   /** The job's exported function, as 1 + its index in `functions`. */
-  function: 3,
-  args: 4,
-  argCount: 28,
+  function: 2,
+  args: 3,
+  argCount: 29,
   functions: ['gemm', 'im2col', 'col2im'] as JobFunction[],
 };
 
 /** Kernels that threads can run a part of. */
 export type JobFunction = 'gemm' | 'im2col' | 'col2im';
+
+/** Values of a record's claim word once a thread has claimed its part; generations are never negative. */
+export const CLAIMED_BY_WORKER = -1;
+const CLAIMED_BY_MAIN = -2;
 
 /** Workers the control block has records for. */
 export const MAX_WORKERS = (controlLayout.words - controlLayout.jobs) / controlLayout.jobWords;
@@ -128,14 +133,14 @@ export class ThreadPool {
    */
   run(job: JobFunction, parts: readonly number[][], workers: readonly number[]): void {
     const { control } = this;
-    const generation = Atomics.load(control, controlLayout.generation) + 1;
+    // Generations count up modulo 2^30, so they never meet the negative claim values.
+    const generation = (Atomics.load(control, controlLayout.generation) + 1) & 0x3fffffff;
     const functionNumber = controlLayout.functions.indexOf(job) + 1;
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
       control.set(parts[t], record + controlLayout.args);
       Atomics.store(control, record + controlLayout.function, functionNumber);
-      Atomics.store(control, record + controlLayout.claim, 0);
-      Atomics.store(control, record + controlLayout.jobGeneration, generation);
+      Atomics.store(control, record + controlLayout.claim, generation);
     }
     Atomics.store(control, controlLayout.pending, parts.length - 1);
     Atomics.store(control, controlLayout.generation, generation);
@@ -145,7 +150,7 @@ export class ThreadPool {
     kernel(...parts[0]);
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
-      if (Atomics.compareExchange(control, record + controlLayout.claim, 0, 2) !== 0) continue;
+      if (Atomics.compareExchange(control, record + controlLayout.claim, generation, CLAIMED_BY_MAIN) !== generation) continue;
       kernel(...parts[t]);
       Atomics.sub(control, controlLayout.pending, 1);
     }
@@ -172,7 +177,14 @@ export class ThreadPool {
   }
 
   private spawn(index: number): WorkerHandle | undefined {
-    const workerData = { module: this.runtime.module, memory: this.runtime.memory, index, layout: controlLayout, spinMilliseconds: SPIN_MILLISECONDS };
+    const workerData = {
+      module: this.runtime.module,
+      memory: this.runtime.memory,
+      index,
+      layout: controlLayout,
+      claimedByWorker: CLAIMED_BY_WORKER,
+      spinMilliseconds: SPIN_MILLISECONDS,
+    };
     try {
       if (inNode) {
         const { Worker } = requireNode<{ Worker: new (path: string, options: { workerData: unknown }) => NodeWorker }>('node:worker_threads');

@@ -3,15 +3,15 @@
  * A worker thread of the WebAssembly backend (threads.ts starts it). It instantiates the kernel
  * module on the shared memory, then serves jobs for as long as the process runs:
  *   1. wait until the control block's generation changes, spinning briefly before sleeping;
- *   2. claim its job record, if the record belongs to that generation and the main thread has
- *      not claimed it first, and run it with the arguments stored there;
+ *   2. claim its job record, if the record still waits with that generation in its claim word
+ *      (neither done before nor claimed by the main thread), and run it with its arguments;
  *   3. count down `pending`, and wake the main thread when it reaches zero.
  * This file is plain JavaScript so that Node can start it from the sources as well as from dist.
  * It runs as a Node worker (node:worker_threads) or as a browser Web Worker.
  */
 
 function serve(data) {
-  const { module, memory, index, layout, spinMilliseconds } = data;
+  const { module, memory, index, layout, claimedByWorker, spinMilliseconds } = data;
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const control = new Int32Array(memory.buffer, 0, layout.words);
   const record = layout.jobs + index * layout.jobWords;
@@ -22,11 +22,10 @@ function serve(data) {
   for (;;) {
     seen = waitForChange(control, layout.generation, seen, spinMilliseconds);
 
-    // A record written for another generation is not this worker's job now.
-    if (Atomics.load(control, record + layout.jobGeneration) !== seen) continue;
-    // Function number f >= 1 names layout.functions[f - 1]; 0 names none.
+    // The record is this worker's job only while its claim word holds the generation it woke for.
+    if (Atomics.compareExchange(control, record + layout.claim, seen, claimedByWorker) !== seen) continue;
+    // Function number f >= 1 names layout.functions[f - 1].
     const job = layout.functions[Atomics.load(control, record + layout.function) - 1];
-    if (job === undefined || Atomics.compareExchange(control, record + layout.claim, 0, 1) !== 0) continue;
     try {
       const args = control.subarray(record + layout.args, record + layout.args + layout.argCount);
       exports[job](...args);
