@@ -193,6 +193,7 @@ export class ThreadPool {
         worker.on('error', (error) => this.fail(index, error));
         return worker;
       }
+      // NOTE: this Web Worker path has not run in any test; the tests run in Node only.
       const worker = new browser.Worker!(browserWorkerScript!);
       worker.postMessage(workerData);
       return worker;
