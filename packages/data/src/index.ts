@@ -24,4 +24,4 @@ export { type SplitIndices, type StratifiedSplitOptions, stratifiedSplit } from 
 export { type PaddedBatch, type PaddingOptions, padSequences } from './padding';
 export { BucketedLoader, type BucketedLoaderOptions } from './bucketed-loader';
 export { type TextBatch, type TextBatchOptions, textBatches, textLoader } from './text-batches';
-export { type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut } from './language-model-windows';
+export { type LanguageModelBatch, type StreamBatch, consecutiveWindows, randomWindows, splitHeldOut, streamWindows } from './language-model-windows';

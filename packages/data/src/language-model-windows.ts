@@ -69,3 +69,44 @@ function checkContextLength(caller: string, contextLength: number): void {
     throw new Error(`${caller}: contextLength must be a positive integer, got ${contextLength}`);
   }
 }
+
+/** Consecutive windows of parallel streams, as `streamWindows` returns them step by step. */
+export interface StreamBatch extends LanguageModelBatch {
+  /** Whether the streams start again from their beginning, so a carried state must be reset. */
+  restart: boolean;
+}
+
+/**
+ * Cuts a token stream into `streams` contiguous pieces of equal length, read side by side: batch
+ * k holds the k-th window of contextLength tokens of every piece, so row i of one batch continues
+ * row i of the previous one. A recurrent model can then carry its state from batch to batch and
+ * backpropagate through one window only (truncated backpropagation through time). After the last
+ * full window the pieces start again, and that batch is marked `restart`.
+ *
+ * const next = streamWindows(ids, { streams: 32, contextLength: 128 });
+ * const { inputs, targets, restart } = next(); // inputs [32, 128]
+ */
+export function streamWindows(ids: readonly number[], options: { streams: number; contextLength: number }): () => StreamBatch {
+  const { streams, contextLength } = options;
+  checkContextLength('streamWindows', contextLength);
+  if (!Number.isInteger(streams) || streams < 1) throw new Error(`streamWindows: streams must be a positive integer, got ${streams}`);
+  const pieceLength = Math.floor(ids.length / streams);
+  const windowsPerPiece = Math.floor((pieceLength - 1) / contextLength);
+  if (windowsPerPiece < 1) {
+    throw new Error(`streamWindows: ${ids.length} tokens in ${streams} streams leave fewer than contextLength + 1 = ${contextLength + 1} per stream; use fewer streams or a shorter context`);
+  }
+
+  let window = 0;
+  return () => {
+    const restart = window === 0;
+    const inputs: number[][] = [];
+    const targets: number[][] = [];
+    for (let stream = 0; stream < streams; stream++) {
+      const start = stream * pieceLength + window * contextLength;
+      inputs.push(ids.slice(start, start + contextLength));
+      targets.push(ids.slice(start + 1, start + contextLength + 1));
+    }
+    window = (window + 1) % windowsPerPiece;
+    return { inputs, targets, restart };
+  };
+}

@@ -1,5 +1,5 @@
 import {
-  BucketedLoader, type BatchSource, consecutiveWindows, padSequences, randomWindows, splitHeldOut, textBatches, textLoader,
+  BucketedLoader, type BatchSource, consecutiveWindows, padSequences, randomWindows, splitHeldOut, streamWindows, textBatches, textLoader,
 } from '@metagrad/data';
 import { Generator } from '@metagrad/autodiff';
 
@@ -162,6 +162,32 @@ describe('language model windows', () => {
     expect(windows.flatMap((w) => w.targets)).toEqual(ids.slice(1));
     expect(windows.flatMap((w) => w.inputs)).toEqual(ids.slice(0, -1));
     expect(windows.every((w) => w.inputs.length <= 8)).toBe(true);
+  });
+
+  test('streams continue row by row', () => {
+    const next = streamWindows(ids, { streams: 2, contextLength: 4 });
+    const first = next();
+    const second = next();
+
+    expect(first.restart).toBe(true);
+    expect(first.inputs).toEqual([[0, 1, 2, 3], [25, 26, 27, 28]]);
+    expect(first.targets).toEqual([[1, 2, 3, 4], [26, 27, 28, 29]]);
+    expect(second.restart).toBe(false);
+    expect(second.inputs).toEqual([[4, 5, 6, 7], [29, 30, 31, 32]]);
+  });
+
+  test('streams restart after the last window', () => {
+    // Each stream has 25 tokens, so 6 windows of 4 inputs fit before the streams start again.
+    const next = streamWindows(ids, { streams: 2, contextLength: 4 });
+    const batches = Array.from({ length: 7 }, () => next());
+
+    expect(batches.map((batch) => batch.restart)).toEqual([true, false, false, false, false, false, true]);
+    expect(batches[5].targets[0]).toEqual([21, 22, 23, 24]);
+    expect(batches[6].inputs).toEqual(batches[0].inputs);
+  });
+
+  test('rejects streams too short', () => {
+    expect(() => streamWindows(ids, { streams: 20, contextLength: 4 })).toThrow('leave fewer than contextLength + 1 = 5 per stream');
   });
 
   test('held-out part is the end', () => {

@@ -1,11 +1,16 @@
 /**
  * Training a character-level language model: the loop behind `metagrad train lm`, usable from
- * code as well. It trains on random windows of the first part of a text and measures bits per
- * character on the held-out end of it.
+ * code as well. It trains on the first part of a text and measures bits per character on the
+ * held-out end of it.
+ *
+ * A Transformer trains on windows drawn at random offsets, each read from its start. A recurrent
+ * model reads the text as parallel streams instead and carries its state from one window to the
+ * next, backpropagating through the current window only (truncated backpropagation through time),
+ * so every position is trained with all the text before it as context.
  */
-import { Generator, noGrad } from '@metagrad/autodiff';
-import { CharacterTokenizer, consecutiveWindows, randomWindows, splitHeldOut } from '@metagrad/data';
-import { Adam, clipGradNorm, crossEntropy } from '@metagrad/models';
+import { Generator, type Tensor, noGrad } from '@metagrad/autodiff';
+import { CharacterTokenizer, type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut, streamWindows } from '@metagrad/data';
+import { Adam, type LSTMState, clipGradNorm, crossEntropy } from '@metagrad/models';
 import { startEpochProgress } from '../progress';
 import { type LanguageModel, type LanguageModelConfig, buildLanguageModel } from './language-models';
 
@@ -87,13 +92,13 @@ export function trainLanguageModel(text: string, model: Omit<LanguageModelConfig
     return { step, seconds: elapsed(), ...bits, sample: tokenizer.decode([...prompt, ...continuation]) };
   };
 
+  const nextBatch = trainingBatches(languageModel, train, model.contextLength, config.batchSize, generator);
   let step = 0;
   languageModel.module.train();
   while (step < config.steps && (config.maxSeconds === undefined || elapsed() < config.maxSeconds)) {
     optimizer.lr = config.lr * scheduleFactor(step, config, elapsed());
-    const batch = randomWindows(train, { contextLength: model.contextLength, batchSize: config.batchSize, generator });
-    const logits = languageModel.logits(batch.inputs);
-    const loss = crossEntropy(logits.reshape([-1, tokenizer.size]), batch.targets.flat());
+    const batch = nextBatch();
+    const loss = crossEntropy(batch.logits().reshape([-1, tokenizer.size]), batch.targets.flat());
     optimizer.zeroGrad();
     loss.backward();
     clipGradNorm(parameters, config.clipNorm);
@@ -115,6 +120,41 @@ export function trainLanguageModel(text: string, model: Omit<LanguageModelConfig
   return { model: languageModel, tokenizer, losses, evaluations, final, trainSeconds };
 }
 
+/** A training batch and the function that computes its logits. */
+interface TrainingBatch extends LanguageModelBatch {
+  logits: () => Tensor;
+}
+
+/**
+ * Returns the batch source of a run: random windows for a Transformer, or consecutive windows of
+ * parallel streams for a recurrent model, whose state is carried between batches, detached from
+ * the previous batch's graph, and reset when the streams start again.
+ */
+function trainingBatches(model: LanguageModel, train: number[], contextLength: number, batchSize: number, generator: Generator): () => TrainingBatch {
+  const runWithState = model.runWithState;
+  if (runWithState === undefined) {
+    return () => {
+      const batch = randomWindows(train, { contextLength, batchSize, generator });
+      return { ...batch, logits: () => model.logits(batch.inputs) };
+    };
+  }
+
+  const nextWindows = streamWindows(train, { streams: batchSize, contextLength });
+  let state: LSTMState | null = null;
+  return () => {
+    const batch = nextWindows();
+    const start = batch.restart ? null : state;
+    return {
+      ...batch,
+      logits: () => {
+        const result = runWithState(batch.inputs, start);
+        state = { hidden: result.state.hidden.detach(), cell: result.state.cell.detach() };
+        return result.logits;
+      },
+    };
+  };
+}
+
 /**
  * Returns the learning rate's share of its peak: a linear warm-up, then a cosine down to 0.1 over
  * the run. A run limited by maxSeconds follows the curve over its time when that is further along.
@@ -127,11 +167,14 @@ function scheduleFactor(step: number, config: LanguageModelTrainingConfig, secon
 }
 
 /**
- * Measures bits per character of `ids`: the mean of -log2 p(token | previous tokens) over every
- * token after the first, reading the text in consecutive windows of contextLength characters.
- * A window starts with no context, so this is a little above what unlimited context would give.
+ * Measures bits per character of `ids`: the mean of -log2 p(token | previous tokens).
+ *
+ * A Transformer reads the text in consecutive windows of contextLength characters, each starting
+ * with no context, so this is a little above what unlimited context would give. A recurrent model
+ * reads it as `batchSize` contiguous streams and carries its state through each stream.
  */
 export function bitsPerCharacter(model: LanguageModel, ids: readonly number[], contextLength: number, batchSize = 32): { bitsPerCharacter: number; characters: number } {
+  if (model.runWithState !== undefined) return streamedBitsPerCharacter(model, ids, contextLength, batchSize);
   const windows = consecutiveWindows(ids, contextLength);
   const module = model.module;
   const wasTraining = module.training;
@@ -156,6 +199,39 @@ export function bitsPerCharacter(model: LanguageModel, ids: readonly number[], c
           nats += crossEntropy(logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
           characters += targets.length;
         }
+      }
+    });
+  } finally {
+    module.train(wasTraining);
+  }
+  return { bitsPerCharacter: nats / characters / Math.LN2, characters };
+}
+
+/**
+ * Measures bits per character of a recurrent model on `streams` contiguous pieces of `ids`, read
+ * side by side in windows with the state carried through each piece. Every token of a piece after
+ * its first is predicted. The last ids.length % streams tokens, fewer than `streams`, are not read.
+ */
+function streamedBitsPerCharacter(model: LanguageModel, ids: readonly number[], contextLength: number, streams: number): { bitsPerCharacter: number; characters: number } {
+  const pieces = Math.max(1, Math.min(streams, Math.floor(ids.length / 2)));
+  const pieceLength = Math.floor(ids.length / pieces);
+  const module = model.module;
+  const wasTraining = module.training;
+  let nats = 0;
+  let characters = 0;
+
+  module.eval();
+  try {
+    noGrad(() => {
+      let state: LSTMState | null = null;
+      for (let start = 0; start + 1 < pieceLength; start += contextLength) {
+        const end = Math.min(start + contextLength, pieceLength - 1);
+        const inputs = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start, piece * pieceLength + end));
+        const targets = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start + 1, piece * pieceLength + end + 1)).flat();
+        const result = model.runWithState!(inputs, state);
+        state = result.state;
+        nats += crossEntropy(result.logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
+        characters += targets.length;
       }
     });
   } finally {

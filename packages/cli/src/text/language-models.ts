@@ -3,7 +3,7 @@
  * LSTMLM of @metagrad/models, both predicting the next character.
  */
 import type { Tensor } from '@metagrad/autodiff';
-import { type GenerateOptions, type Module, lstmLM, transformerLM } from '@metagrad/models';
+import { type GenerateOptions, type LSTMState, type Module, lstmLM, transformerLM } from '@metagrad/models';
 
 /** Architectures of `metagrad train lm --arch`. */
 export type LanguageModelArchitecture = 'transformer' | 'lstm';
@@ -32,6 +32,11 @@ export interface LanguageModel {
   logits(tokens: number[][]): Tensor;
   /** Samples tokens after `prompt` and returns them without the prompt. */
   generate(prompt: readonly number[], options: GenerateOptions): number[];
+  /**
+   * Returns the logits of token ids [N, T] read after `state` (zeros when null), and the state after
+   * them. Only recurrent models have it: they carry their state from window to window.
+   */
+  runWithState?(tokens: number[][], state: LSTMState | null): { logits: Tensor; state: LSTMState };
 }
 
 /** Builds the language model that `config` describes, initialised from config.seed. */
@@ -39,7 +44,12 @@ export function buildLanguageModel(config: LanguageModelConfig): LanguageModel {
   if (config.architecture === 'lstm') {
     // The embedding of a character model needs far fewer dimensions than the state.
     const model = lstmLM({ vocabSize: config.vocabSize, embedDim: Math.min(config.width, 64), hiddenSize: config.width, numLayers: config.layers, seed: config.seed });
-    return { module: model, logits: (tokens) => model.forward(tokens), generate: (prompt, options) => model.generate(prompt, options) };
+    return {
+      module: model,
+      logits: (tokens) => model.forward(tokens),
+      generate: (prompt, options) => model.generate(prompt, options),
+      runWithState: (tokens, state) => model.run(tokens, state),
+    };
   }
 
   const model = transformerLM({
