@@ -5,8 +5,8 @@
  *
  * A Transformer trains on windows drawn at random offsets, each read from its start. A recurrent
  * model reads the text as parallel streams instead and carries its state from one window to the
- * next, backpropagating through the current window only (truncated backpropagation through time),
- * so every position is trained with all the text before it as context.
+ * next, so every position is trained with all the text before it as context. Backpropagation
+ * runs through the current window only (truncated backpropagation through time).
  */
 import { Generator, type Tensor, noGrad } from '@metagrad/autodiff';
 import { CharacterTokenizer, type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut, streamWindows } from '@metagrad/data';
@@ -127,8 +127,8 @@ interface TrainingBatch extends LanguageModelBatch {
 
 /**
  * Returns the batch source of a run: random windows for a Transformer, or consecutive windows of
- * parallel streams for a recurrent model, whose state is carried between batches, detached from
- * the previous batch's graph, and reset when the streams start again.
+ * parallel streams for a recurrent model. The recurrent state is carried between batches,
+ * detached from the previous batch's graph, and reset when the streams start again.
  */
 function trainingBatches(model: LanguageModel, train: number[], contextLength: number, batchSize: number, generator: Generator): () => TrainingBatch {
   const runWithState = model.runWithState;
