@@ -78,7 +78,7 @@ export interface StreamBatch extends LanguageModelBatch {
 
 /**
  * Cuts a token stream into `streams` contiguous pieces of equal length, read side by side: batch
- * k holds the k-th window of contextLength tokens of every piece, so row i of one batch continues
+ * k contains the k-th window of contextLength tokens of every piece, so row i of one batch continues
  * row i of the previous one. A recurrent model can then carry its state from batch to batch and
  * backpropagate through one window only (truncated backpropagation through time). After the last
  * full window the pieces start again, and that batch is marked `restart`.
