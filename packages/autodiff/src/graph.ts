@@ -75,17 +75,24 @@ export type BackwardStepListener = (tensor: Tensor, node: Node, grad: Tensor, in
  *
  * Tensors are visited in reverse topological order, so each tensor's gradient is complete,
  * with every use summed, before its node's VJP runs.
+ *
+ * With `wanted` (as `grad()` passes its inputs), only the gradients of those tensors matter: a
+ * node's VJP runs only when one of its inputs leads to a wanted tensor. So the gradient with
+ * respect to adapted weights does not continue into the graph that computed them, and only the
+ * nodes that ran are released.
  */
 export function runBackward(
   outputs: readonly Tensor[],
   gradOutputs: readonly Tensor[],
   options: BackwardOptions,
-  keep: ReadonlySet<Tensor>,
+  wanted?: ReadonlySet<Tensor>,
   onStep?: BackwardStepListener,
 ): Map<Tensor, Tensor> {
   const createGraph = options.createGraph ?? false;
   const retainGraph = options.retainGraph ?? createGraph;
   const order = topologicalOrder(outputs);
+  const leadsToWanted = wanted ? pathsTo(wanted, order) : undefined;
+  const ran: Node[] = [];
   const previous = setGradEnabled(createGraph);
 
   try {
@@ -97,23 +104,34 @@ export function runBackward(
       const node = tensor.node!;
       const grad = grads.get(tensor);
       if (grad === undefined) continue;
-      if (!keep.has(tensor)) grads.delete(tensor);
+      if (!wanted?.has(tensor)) grads.delete(tensor);
+      if (leadsToWanted && !node.inputs.some((input) => leadsToWanted.has(input))) continue;
 
       const inputGrads = runVjp(node, grad);
+      ran.push(node);
       onStep?.(tensor, node, grad, inputGrads);
       node.inputs.forEach((input, i) => {
-        if (!input.requiresGrad) return;
+        if (!input.requiresGrad || (leadsToWanted && !leadsToWanted.has(input))) return;
         const inputGrad = inputGrads[i];
         checkInputGrad(node, i, input, inputGrad);
         accumulate(grads, input, inputGrad!);
       });
     }
 
-    if (!retainGraph) for (const tensor of order) release(tensor.node!);
+    if (!retainGraph) for (const node of ran) release(node);
     return grads;
   } finally {
     setGradEnabled(previous);
   }
+}
+
+/** The wanted tensors and every tensor in `order` computed from one of them. */
+function pathsTo(wanted: ReadonlySet<Tensor>, order: readonly Tensor[]): Set<Tensor> {
+  const result = new Set<Tensor>(wanted);
+  for (const tensor of order) {
+    if (tensor.node!.inputs.some((input) => result.has(input))) result.add(tensor);
+  }
+  return result;
 }
 
 function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | null> {

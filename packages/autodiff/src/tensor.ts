@@ -133,7 +133,7 @@ export class Tensor implements StridedView {
       throw new Error('backward: this tensor does not require gradients; set requiresGrad on the inputs you want gradients for before computing it');
     }
 
-    const grads = runBackward([this], [seed], options, new Set());
+    const grads = runBackward([this], [seed], options);
     const createGraph = options.createGraph ?? false;
     for (const [tensor, grad] of grads) {
       if (tensor.isLeaf) tensor.grad = accumulateLeafGrad(tensor.grad, grad, createGraph);

@@ -93,7 +93,7 @@ export function traceBackward(output: Tensor, gradOutput?: Tensor): string {
 
   let step = 0;
   noGrad(() =>
-    runBackward([output], [seed], { retainGraph: true }, new Set(), (tensor, node, grad, inputGrads) => {
+    runBackward([output], [seed], { retainGraph: true }, undefined, (tensor, node, grad, inputGrads) => {
       const call = `${node.op}(${node.inputs.map(label).join(', ')})`;
       lines.push(`${++step}. ${label(tensor)} ${formatShape(tensor.shape)} = ${call}: incoming grad ${formatValuesBrief(grad)}`);
       node.inputs.forEach((input, i) => {

@@ -3,7 +3,7 @@
  * gradients are made differentiable again, and the errors for misuse.
  */
 import {
-  type Tensor, add, concat, conv2d, expand, grad, isGradEnabled, linear, matmul, mul, noGrad, record, sumToShape, tensor, where,
+  Tensor, add, concat, conv2d, expand, grad, isGradEnabled, linear, matmul, mul, noGrad, record, sumToShape, tensor, where,
 } from '@metagrad/autodiff';
 import { constant, leaf, valuesOf } from './helpers';
 
@@ -340,5 +340,34 @@ describe('backward arguments', () => {
     const x = tensor([1, 2], { requiresGrad: true });
     expect(() => x.mul(2).backward(null as never)).toThrow('backward: the output has shape [2], not one element');
     expect(() => grad(x.mul(2), x, { gradOutputs: [5 as never] })).toThrow("grad: gradOutput 0 is not a Tensor");
+  });
+});
+
+describe('grad stops at its inputs', () => {
+  /** An op whose VJP throws, to show whether the engine ran it. */
+  function untouchable(x: Tensor): Tensor {
+    return record('untouchable', Tensor.fromView(x), [x], () => {
+      throw new Error('the VJP of untouchable ran');
+    });
+  }
+
+  test('runs no VJP behind an intermediate input', () => {
+    const x = tensor([1, 2], { requiresGrad: true, dtype: 'float64' });
+    const hidden = untouchable(x.mul(1));
+    const [g] = grad(hidden.square().sum(), hidden);
+    expect(Array.from(g.toTypedArray())).toEqual([2, 4]);
+  });
+
+  test('still reaches leaves through other paths', () => {
+    const x = tensor([1, 2], { requiresGrad: true, dtype: 'float64' });
+    const w = tensor([3, 4], { requiresGrad: true, dtype: 'float64' });
+    const hidden = untouchable(x.mul(1));
+    const [gw] = grad(hidden.mul(w).sum(), w);
+    expect(Array.from(gw.toTypedArray())).toEqual([1, 2]);
+  });
+
+  test('backward still runs every VJP', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => untouchable(x.mul(1)).sum().backward()).toThrow('the VJP of untouchable ran');
   });
 });
