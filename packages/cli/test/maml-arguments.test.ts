@@ -1,0 +1,52 @@
+import { CommanderError } from 'commander';
+import { buildProgram } from '@metagrad/cli';
+
+/** Parses a command line in-process and returns what commander printed and the error it threw, if any. */
+async function parse(args: string[]): Promise<{ out: string; err: string; error?: CommanderError }> {
+  let out = '';
+  let err = '';
+  const program = buildProgram({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  try {
+    await program.parseAsync(['node', 'metagrad', ...args]);
+    return { out, err };
+  } catch (error) {
+    if (error instanceof CommanderError) return { out, err, error };
+    throw error;
+  }
+}
+
+describe('metagrad maml arguments', () => {
+  test('maml help lists both commands', async () => {
+    const { out } = await parse(['maml', '--help']);
+    expect(out).toContain('sinusoid');
+    expect(out).toContain('fewshot');
+  });
+
+  test('sinusoid help names each option', async () => {
+    const { out } = await parse(['maml', 'sinusoid', '--help']);
+    for (const text of ['--algo', 'maml, fomaml', 'reptile', 'metasgd', 'anil', '--shots', 'support points per task', '--inner-steps', '--inner-lr', 'step size', '--meta-batch', 'tasks per meta-step', '--iterations', '--seed', '--report', '--eval-shots']) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test('fewshot help names ways and shots', async () => {
+    const { out } = await parse(['maml', 'fewshot', '--help']);
+    for (const text of ['--dataset', '--ways', '--shots']) expect(out).toContain(text);
+  });
+
+  test.each([
+    [['maml', 'sinusoid', '--algo', 'sgd'], 'Allowed choices are maml, fomaml, reptile, metasgd, anil.'],
+    [['maml', 'sinusoid', '--shots', '0'], "option '--shots <n>' argument '0' is invalid"],
+    [['maml', 'sinusoid', '--inner-lr', '-1'], "option '--inner-lr <x>' argument '-1' is invalid"],
+    [['maml', 'sinusoid', '--meta-batch', 'many'], "option '--meta-batch <n>' argument 'many' is invalid"],
+    [['maml', 'sinusoid', '--iterations', '2.5'], "option '--iterations <n>' argument '2.5' is invalid"],
+    [['maml', 'sinusoid', '--eval-shots', '5,x'], "option '--eval-shots <list>' argument '5,x' is invalid"],
+    [['maml', 'fewshot', '--ways', '1'], "option '--ways <n>' argument '1' is invalid. Expected a whole number of at least 2."],
+    [['maml', 'regression'], "unknown command 'regression'"],
+  ])('rejects %j', async (args, message) => {
+    const { err, error } = await parse(args);
+    expect(error).toBeDefined();
+    expect(error!.exitCode).not.toBe(0);
+    expect(err).toContain(message);
+  });
+});
