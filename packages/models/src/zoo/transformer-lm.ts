@@ -10,6 +10,7 @@ import { LayerNorm } from '../layers/layer-norm';
 import { Linear } from '../layers/linear';
 import { LearnedPositionalEmbedding } from '../layers/positional-encoding';
 import { type TokenBatch, tokenRows } from './token-ids';
+import { sampleToken } from './token-sampling';
 
 /** Sizes and settings of `transformerLM`. */
 export interface TransformerLMOptions extends LayerOptions {
@@ -118,30 +119,6 @@ export class TransformerLM extends Module {
     const { vocabSize, dModel, nhead, numLayers, contextLength } = this.options;
     return `vocabSize=${vocabSize}, dModel=${dModel}, nhead=${nhead}, numLayers=${numLayers}, contextLength=${contextLength}`;
   }
-}
-
-/**
- * Draws a token id from softmax(logits / temperature), restricted to the topK largest logits;
- * temperature 0 returns the first largest logit's index. Sampling is not differentiated, so
- * it works on plain numbers.
- */
-function sampleToken(logits: ArrayLike<number>, temperature: number, topK: number | undefined, generator: Generator): number {
-  const values = Array.from(logits);
-  if (temperature === 0) return values.indexOf(Math.max(...values));
-
-  // Ties with the k-th largest logit are kept, so slightly more than topK tokens may remain.
-  const threshold = topK === undefined || topK >= values.length ? -Infinity : values.slice().sort((a, b) => b - a)[topK - 1];
-  const peak = Math.max(...values);
-  const weights = values.map((value) => (value >= threshold ? Math.exp((value - peak) / temperature) : 0));
-  const total = weights.reduce((sum, weight) => sum + weight, 0);
-
-  let remaining = generator.uniform() * total;
-  for (let id = 0; id < weights.length; id++) {
-    remaining -= weights[id];
-    if (remaining < 0) return id;
-  }
-  // Rounding can leave a sliver of the total unassigned; it belongs to the last kept token.
-  return weights.map((weight, id) => (weight > 0 ? id : -1)).reduce((last, id) => Math.max(last, id));
 }
 
 /**
