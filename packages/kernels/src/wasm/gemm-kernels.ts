@@ -176,6 +176,7 @@ export function gemmDriverKernel(): FunctionDefinition {
   const inPlaceCols = fn.local('inPlaceCols');
   const cBlock = fn.local('cBlock');
   const addToC = fn.local('addToC');
+  const depthStep = fn.local('depthStep');
 
   const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
   const edgeTile = i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile));
@@ -184,10 +185,15 @@ export function gemmDriverKernel(): FunctionDefinition {
     local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
     local.set(packedB, i32.add(local.get(workspace), i32.const(workspaceLayout.packedB))),
     local.set(bInPlace, i32.and(i32.eq(local.get(bColStride), i32.const(F)), i32.le_s(local.get(m), i32.const(MC)))),
+    // K is cut into ceil(K / KC) blocks of equal depth, so that no block is much shallower than
+    // the others: K = 288 gives 144 + 144 rather than 256 + 32, whose tiles would cost as much to
+    // load and store as to compute. The cut depends on K alone.
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.const(KC - 1)), i32.const(KC))),
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.sub(local.get(depthStep), i32.const(1))), local.get(depthStep))),
     forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
       local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
-      forLoop(pc, i32.const(0), local.get(k), i32.const(KC),
-        local.set(kc, minS(i32.const(KC), i32.sub(local.get(k), local.get(pc)))),
+      forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
+        local.set(kc, minS(local.get(depthStep), i32.sub(local.get(k), local.get(pc)))),
         local.set(blockOfB, i32.add(offset(b, pc, bRowStride), i32.mul(local.get(jc), local.get(bColStride)))),
         // Whole panels of B are read in place or packed; the rest, if any, is packed.
         local.set(inPlaceCols, select(i32.and(local.get(nc), i32.const(-NR)), i32.const(0), local.get(bInPlace))),
