@@ -4,16 +4,19 @@
  * The scheme is Goto and van de Geijn's, as in ../gemm.ts, with float32 panels and a micro-kernel
  * of MR×NR = 2×16: each row of the tile is four f32x4 accumulators, so the tile takes 8 vector
  * registers, and one step of the loop over p loads 4 vectors of B and 2 splats of A, 14 in all.
- * V8 11 on x64 gives WebAssembly 15 vector registers (xmm0-xmm14; xmm15 is its scratch
- * register). On the 2-core Xeon this was measured on, tiles of 5×8 and 6×8 spilled and were
- * slower, while 2×16, 3×8 and 4×8 ran at about the same speed.
+ * V8 11 on x64 leaves WebAssembly 15 vector registers. On the 2-core Xeon this was measured on,
+ * tiles of 5×8 and 6×8 spilled registers and were slower, while 2×16, 3×8 and 4×8 ran at about
+ * the same speed.
  */
 
 /** Rows of C in one micro-kernel tile. */
 export const MR = 2;
 /** Columns of C in one micro-kernel tile: four f32x4 vectors. */
 export const NR = 16;
-/** Depth of a packed block: a 2×256 panel of A (2 KiB) and a 256×16 panel of B (16 KiB) fit in L1. */
+/**
+ * Most depth of a packed block: a 2×256 panel of A (2 KiB) and a 256×16 panel of B (16 KiB) fit
+ * in L1. The driver cuts K into equal blocks of at most this depth.
+ */
 export const KC = 256;
 /** Rows of A packed at once: 128×256 float32 (128 KiB) stay in L2. */
 export const MC = 128;

@@ -7,8 +7,8 @@
  *   - multiplyPanels (the macro-kernel) walks a packed block of A and a block of B tile by tile.
  *     For each 2×16 tile of C it runs the micro-kernel loop over p, holding the tile in eight
  *     f32x4 accumulators, and writes the tile into C.
- *   - gemm (the driver) loops over blocks of NC columns, KC depth and MC rows, packing each
- *     block of A and of B (pack-kernels.ts) into the thread's workspace before multiplying.
+ *   - gemm (the driver) loops over blocks of NC columns, at most KC depth and MC rows, packing
+ *     each block of A and of B (pack-kernels.ts) into the thread's workspace before multiplying.
  *     When A has at most MC rows, each panel of B would be read once per packing, so a
  *     row-major B is read in place instead, except for a last panel narrower than 16 columns.
  *     That saves a pass over B, which for the column matrix of a convolution is the largest
@@ -23,8 +23,6 @@ import { type Code, Label, type Local, br_if, call, f32, f32x4, i32, ifElse, loc
 import { forLoop, minS } from './loops';
 
 const F = BYTES_PER_FLOAT;
-/** f32x4 vectors in one row of a tile. */
-const VECTORS = NR / 4;
 
 /** Options of the micro-kernel's multiply-add. */
 export interface GemmKernelOptions {
