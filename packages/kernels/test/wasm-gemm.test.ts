@@ -4,6 +4,7 @@ import ndarray from 'ndarray';
 import { type Matrix, convGeometry } from '@metagrad/kernels';
 import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
 import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
+import { ThreadPool } from '../src/wasm/threads';
 import { WasmBackend, partition } from '../src/wasm/wasm-backend';
 import { type InputLayout, expectClose, inputLayoutArb, inputView, outKindArb, outView, pseudoRandom, toFlat } from './helpers';
 
@@ -150,7 +151,8 @@ describeWithSimd('WebAssembly GEMM', () => {
 });
 
 describeWithSimd('WebAssembly GEMM on worker threads', () => {
-  const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }));
+  // Without back-off, parts go to the workers even when other processes slow them down.
+  const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }), { backoff: false });
 
   beforeAll(async () => {
     backend.threads = 3;
@@ -174,6 +176,21 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
       expectClose(results[0], referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
     }
     expect(backend.workerFailures).toEqual([]);
+  });
+
+  test('workers compute parts', () => {
+    // The main thread computes a part itself when its worker has not started it, so a busy
+    // machine can delay the workers; 200 products give them every chance.
+    const [m, n, k] = [64, 512, 64];
+    const a = inputView('float32', [m, k], pseudoRandom(m * k, 1), 'contiguous');
+    const b = inputView('float32', [k, n], pseudoRandom(k * n, 2), 'contiguous');
+    const c = outView('float32', [m, n], 'contiguous')!;
+    backend.threads = 3;
+    const before = backend.partsRunByWorkers;
+    for (let call = 0; call < 200 && backend.partsRunByWorkers === before; call++) {
+      backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+    }
+    expect(backend.partsRunByWorkers).toBeGreaterThan(before);
   });
 
   test('im2col and col2im give the same bits on 1 and 3 threads', () => {
@@ -216,5 +233,35 @@ describeWithSimd('WebAssembly GEMM with relaxed SIMD', () => {
     expect(detectFeatures().relaxedSimd).toBe(true);
     const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: true, sharedMemory: true }));
     fc.assert(fc.property(problemArb(70), (problem) => checkProblem(backend, problem)), { numRuns: 80 });
+  });
+});
+
+describeWithSimd('thread pool back-off', () => {
+  /**
+   * A pool that has started no worker, so the main thread must take over every part offered to
+   * worker 0, and two parts of a 4x4x4 product on zeros.
+   */
+  function poolWithAbsentWorker(backoff: boolean) {
+    const runtime = new WasmRuntime({ relaxedMadd: false, sharedMemory: true });
+    runtime.reserveWorkspaces(2);
+    const pool = new ThreadPool(runtime, { backoff });
+    const operand = runtime.allocate(16);
+    const part = (t: number) => [4, 4, 4, operand, 16, 4, operand, 16, 4, operand, 16, 0, runtime.workspace(t)];
+    return { pool, parts: [part(0), part(1)] };
+  }
+
+  test('backs off after three takeovers', () => {
+    const { pool, parts } = poolWithAbsentWorker(true);
+    for (let call = 0; call < 2; call++) pool.run('gemm', parts, [0]);
+    expect(pool.backingOff).toBe(false);
+    pool.run('gemm', parts, [0]);
+    expect(pool.backingOff).toBe(true);
+    expect(pool.partsRunByWorkers).toBe(0);
+  });
+
+  test('never backs off when disabled', () => {
+    const { pool, parts } = poolWithAbsentWorker(false);
+    for (let call = 0; call < 5; call++) pool.run('gemm', parts, [0]);
+    expect(pool.backingOff).toBe(false);
   });
 });

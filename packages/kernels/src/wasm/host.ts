@@ -35,6 +35,7 @@ interface HostGlobals {
   navigator?: { hardwareConcurrency?: number };
   WebAssembly?: WebAssemblyApi;
   setTimeout(callback: () => void, milliseconds: number): unknown;
+  performance: { now(): number };
 }
 
 const host = globalThis as unknown as HostGlobals;
@@ -58,6 +59,11 @@ export function workerScriptPath(): string {
 /** Reads an environment variable in Node; undefined in a browser. */
 export function environmentVariable(name: string): string | undefined {
   return host.process?.env?.[name];
+}
+
+/** Returns a time in milliseconds with sub-millisecond resolution, for measuring intervals. */
+export function now(): number {
+  return host.performance.now();
 }
 
 /** Resolves after `milliseconds`, through the host's timer. */

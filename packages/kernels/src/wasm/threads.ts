@@ -9,7 +9,7 @@
  * every part no worker has started. So a worker that the operating system is slow to schedule
  * delays nothing, and the parts stay the same. Then the main thread waits until `pending` is 0.
  *
- * A record's `claim` word holds the job's generation until a thread claims it, by a
+ * A record's `claim` word contains the job's generation until a thread claims it, by a
  * compare-and-exchange from that generation to a negative value. A worker that wakes late, for a
  * generation already done, finds another number there and leaves the record alone.
  *
@@ -18,7 +18,7 @@
  * workers sleep in Atomics.wait, and they are unreferenced, so they never keep a Node process
  * alive.
  */
-import { inNode, requireNode, workerScriptPath } from './host';
+import { inNode, now, requireNode, workerScriptPath } from './host';
 import { CONTROL_BYTES, type WasmRuntime } from './runtime';
 
 /** Word indices of the control block, passed to every worker. */
@@ -57,6 +57,16 @@ export const MAX_WORKERS = (controlLayout.words - controlLayout.jobs) / controlL
  * enough to give the core back soon after. Waking a sleeping worker costs about 70 µs.
  */
 const SPIN_MILLISECONDS = 1;
+
+/**
+ * After this many calls in a row in which the workers fell behind, calls run on the main thread
+ * alone for BACKOFF_MILLISECONDS before offering parts to workers again. Workers fall behind when
+ * other processes hold the cores: the operating system then runs a worker late or in short slices,
+ * and the main thread either computes the worker's part itself or waits longer for it than it
+ * computed. Results are the same either way; only the time differs.
+ */
+const STRIKES_BEFORE_BACKOFF = 3;
+const BACKOFF_MILLISECONDS = 200;
 
 /** The parts of a Node Worker or a browser Worker that the pool uses. */
 interface WorkerHandle {
@@ -98,9 +108,23 @@ export class ThreadPool {
   private readonly failures: Error[] = [];
   /** Node's main thread may block in Atomics.wait; a browser's main thread may not. */
   private readonly canBlock = inNode;
+  private strikes = 0;
+  private backoffUntil = 0;
+  private workerParts = 0;
 
-  constructor(private readonly runtime: WasmRuntime) {
+  /** `backoff: false` keeps offering parts to workers however far they fall behind, for tests. */
+  constructor(private readonly runtime: WasmRuntime, private readonly options: { backoff: boolean } = { backoff: true }) {
     this.control = new Int32Array(runtime.memory.buffer, 0, controlLayout.words);
+  }
+
+  /** Parts that workers have computed so far. */
+  get partsRunByWorkers(): number {
+    return this.workerParts;
+  }
+
+  /** Tells whether calls run on the main thread alone for now, because workers fell behind. */
+  get backingOff(): boolean {
+    return this.backoffUntil > 0 && now() < this.backoffUntil;
   }
 
   /** Starts workers until there are `count`, without waiting for them to be ready. */
@@ -112,7 +136,7 @@ export class ThreadPool {
     }
   }
 
-  /** Returns the indices of up to `limit` workers that are ready for jobs. */
+  /** Returns the indices of up to `limit` workers that have started and wait for jobs. */
   readyWorkers(limit: number): number[] {
     const ready: number[] = [];
     for (let index = 0; index < this.workers.length && ready.length < limit; index++) {
@@ -146,18 +170,33 @@ export class ThreadPool {
     Atomics.store(control, controlLayout.generation, generation);
     Atomics.notify(control, controlLayout.generation);
 
+    const started = now();
     const kernel = this.runtime.exports[job] as (...args: number[]) => void;
     kernel(...parts[0]);
+    let takenOver = 0;
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
       if (Atomics.compareExchange(control, record + controlLayout.claim, generation, CLAIMED_BY_MAIN) !== generation) continue;
       kernel(...parts[t]);
       Atomics.sub(control, controlLayout.pending, 1);
+      takenOver++;
     }
 
+    const computed = now();
     this.waitForWorkers();
+    this.workerParts += parts.length - 1 - takenOver;
+    this.judgeWorkers(takenOver > 0 || now() - computed > computed - started);
     const failed = Atomics.exchange(control, controlLayout.failed, 0);
     if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while running ${job}`);
+  }
+
+  /** Counts a call in which the workers fell behind, and starts backing off after a few in a row. */
+  private judgeWorkers(fellBehind: boolean): void {
+    if (!this.options.backoff) return;
+    this.strikes = fellBehind ? this.strikes + 1 : 0;
+    if (this.strikes < STRIKES_BEFORE_BACKOFF) return;
+    this.strikes = 0;
+    this.backoffUntil = now() + BACKOFF_MILLISECONDS;
   }
 
   private waitForWorkers(): void {

@@ -46,8 +46,9 @@ export class WasmBackend {
   private readonly pool: ThreadPool | undefined;
   private threadCount = 1;
 
-  constructor(readonly runtime: WasmRuntime) {
-    this.pool = runtime.options.sharedMemory && workersSupported() ? new ThreadPool(runtime) : undefined;
+  /** `options.backoff` is passed to the thread pool (threads.ts); tests turn it off. */
+  constructor(readonly runtime: WasmRuntime, options: { backoff: boolean } = { backoff: true }) {
+    this.pool = runtime.options.sharedMemory && workersSupported() ? new ThreadPool(runtime, options) : undefined;
   }
 
   /** Threads a GEMM may use, this one included. Workers start on the first call that needs them. */
@@ -62,6 +63,11 @@ export class WasmBackend {
 
   get workerFailures(): readonly Error[] {
     return this.pool?.workerFailures ?? [];
+  }
+
+  /** Parts of products and rearrangements that worker threads have computed so far. */
+  get partsRunByWorkers(): number {
+    return this.pool?.partsRunByWorkers ?? 0;
   }
 
   /** Number of worker threads started and ready for jobs. */
@@ -220,9 +226,10 @@ export class WasmBackend {
     this.pool!.run('gemm', parts, workers);
   }
 
+  /** Returns up to `count` workers to offer parts to: none while the pool backs off. */
   private readyWorkers(count: number): number[] {
     this.startWorkers();
-    return this.pool!.readyWorkers(count);
+    return this.pool!.backingOff ? [] : this.pool!.readyWorkers(count);
   }
 }
 
