@@ -19,7 +19,7 @@ export {
   CharacterTokenizer, type CharacterTokenizerOptions, type Tokenizer, type TokenizerJson, WordTokenizer, type WordTokenizerOptions, splitWords,
   tokenizerFromJson,
 } from './tokenizers';
-export { type SpamAssassinOptions, type TextClassificationDataset, loadMobyDick, loadSpamAssassin, readTextFile, subjectAndBody } from './text-corpora';
+export { type SpamAssassinOptions, type TextClassificationDataset, loadMobyDick, loadSpamAssassin, readTextFile, senderSubjectAndBody } from './text-corpora';
 export { type SplitIndices, type StratifiedSplitOptions, stratifiedSplit } from './stratified-split';
 export { type PaddedBatch, type PaddingOptions, padSequences } from './padding';
 export { BucketedLoader, type BucketedLoaderOptions } from './bucketed-loader';

@@ -18,10 +18,10 @@ export interface TextClassificationDataset {
 /** Options of `loadSpamAssassin`. */
 export interface SpamAssassinOptions {
   /**
-   * Whether to keep every header of each e-mail. Default false: only the subject and the body are
-   * kept, because routing headers give the class away without saying anything about the text.
-   * For example, most spam of the first collection was delivered to one test address and most ham
-   * to another.
+   * Whether to keep every header of each e-mail. Default false: only the sender, the subject and
+   * the body are kept, because routing headers give the class away without saying anything about
+   * the message. For example, most spam of the first collection was delivered to one test address
+   * and most ham to another.
    */
   keepHeaders?: boolean;
 }
@@ -38,23 +38,31 @@ export function loadSpamAssassin(options: SpamAssassinOptions = {}): TextClassif
   const messages = spamAssassin();
   return {
     name: 'spam-assassin',
-    texts: messages.map((message) => (options.keepHeaders ? message.text : subjectAndBody(message.text))),
+    texts: messages.map((message) => (options.keepHeaders ? message.text : senderSubjectAndBody(message.text))),
     labels: messages.map((message) => (message.group.startsWith('spam') ? 1 : 0)),
     classNames: ['ham', 'spam'],
   };
 }
 
 /**
- * Returns the subject line and the body of an RFC 822 message, separated by a blank line. The
- * header block ends at the first empty line, and a folded subject (continued on indented lines)
- * is joined into one line.
+ * Returns the From and Subject headers and the body of an RFC 822 message: "From: ...",
+ * "Subject: ...", a blank line, then the body. The header block ends at the first empty line, a
+ * folded header (continued on indented lines) is joined into one line, and a missing header is
+ * left empty.
+ *
+ * senderSubjectAndBody('Subject: Hi\nTo: b@c\nFrom: a@b\n\nHello') // 'From: a@b\nSubject: Hi\n\nHello'
  */
-export function subjectAndBody(message: string): string {
+export function senderSubjectAndBody(message: string): string {
   const separator = /\r?\n\r?\n/.exec(message);
   const headers = separator ? message.slice(0, separator.index) : message;
   const body = separator ? message.slice(separator.index + separator[0].length) : '';
-  const subject = /^subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(headers)?.[1].replace(/\r?\n[ \t]+/g, ' ').trim() ?? '';
-  return `${subject}\n\n${body}`;
+  return `From: ${headerValue(headers, 'from')}\nSubject: ${headerValue(headers, 'subject')}\n\n${body}`;
+}
+
+/** Returns the unfolded value of the first header called `name` (lowercase), or '' when there is none. */
+function headerValue(headers: string, name: string): string {
+  const folded = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'im').exec(headers)?.[1] ?? '';
+  return folded.replace(/\r?\n[ \t]+/g, ' ').trim();
 }
 
 /**

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { loadMobyDick, loadSpamAssassin, readTextFile, subjectAndBody } from '@metagrad/data';
+import { loadMobyDick, loadSpamAssassin, readTextFile, senderSubjectAndBody } from '@metagrad/data';
 import { makeTempDir } from './helpers';
 
 describe('text corpora', () => {
@@ -17,14 +17,18 @@ describe('text corpora', () => {
     const full = loadSpamAssassin({ keepHeaders: true }).texts;
 
     expect(stripped.some((text) => /^Received:/m.test(text.split('\n\n')[0]))).toBe(false);
+    expect(stripped.every((text) => text.startsWith('From: '))).toBe(true);
     expect(full[0]).toMatch(/^Received:/m);
   });
 
-  test('subject and body of a message', () => {
-    const message = 'From a@b  Mon\r\nSubject: Cheap\r\n  watches\r\nTo: c@d\r\n\r\nBuy now.\r\n\r\nBye';
+  test('sender, subject and body of a message', () => {
+    const message = 'From a@b  Mon\r\nSubject: Cheap\r\n  watches\r\nFrom: "Ann" <a@b>\r\nTo: c@d\r\n\r\nBuy now.\r\n\r\nBye';
 
-    expect(subjectAndBody(message)).toBe('Cheap watches\n\nBuy now.\r\n\r\nBye');
-    expect(subjectAndBody('To: x\n\nhello')).toBe('\n\nhello');
+    expect(senderSubjectAndBody(message)).toBe('From: "Ann" <a@b>\nSubject: Cheap watches\n\nBuy now.\r\n\r\nBye');
+  });
+
+  test('missing headers are left empty', () => {
+    expect(senderSubjectAndBody('To: x\n\nhello')).toBe('From: \nSubject: \n\nhello');
   });
 
   test('Moby-Dick starts with its contents', () => {
