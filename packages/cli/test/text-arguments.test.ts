@@ -73,7 +73,7 @@ describe('text command arguments', () => {
     [['train', 'lstm', '--heads', '2'], "unknown option '--heads'"],
     [['train', 'transformer', '--lr', '-1'], "option '--lr <x>' argument '-1' is invalid"],
     [['train', 'transformer', '--dropout', '1'], 'Expected a number of at least 0 and below 1'],
-    [['train', 'lm', '--arch', 'gru'], 'Allowed choices are transformer, lstm.'],
+    [['train', 'lm', '--arch', 'gru'], 'Allowed choices are lstm, transformer.'],
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],
     [['generate', '--prompt', 'Call me'], "required option '--weights <file>' not specified"],

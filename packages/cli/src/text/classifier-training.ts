@@ -13,6 +13,10 @@ import { type ClassifierConfig, type TextClassifier, buildTextClassifier } from 
 export interface ClassifierTrainingConfig {
   epochs: number;
   batchSize: number;
+  /**
+   * Peak learning rate, reached after a linear warm-up over the first tenth of the steps (at most
+   * 100), then decayed along a cosine to a twentieth of it by the last step.
+   */
   lr: number;
   /** Maximum norm of all gradients together; larger steps are scaled down to it. */
   clipNorm: number;
@@ -55,7 +59,9 @@ export interface ClassifierTrainingResult {
 
 /**
  * Trains a fresh classifier with the sizes in `model` on the training part of `task` with Adam,
- * in length-bucketed batches, and evaluates it on the test part after every epoch.
+ * in length-bucketed batches, and evaluates it on the test part after every epoch. The warm-up
+ * keeps the first steps of a post-norm Transformer stable. The cosine decay lets the last epochs
+ * take small steps around a minimum instead of jumping between neighbouring ones.
  */
 export function trainTextClassifier(task: TextClassificationTask, model: ClassifierConfig, config: ClassifierTrainingConfig): ClassifierTrainingResult {
   const classifier = buildTextClassifier(model);
@@ -64,6 +70,8 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
   const loader = textLoader(task.train.sequences, task.train.labels, { maxLength: model.maxLength, batchSize: config.batchSize, seed: model.seed });
   const losses: number[] = [];
   const epochs: ClassifierEpoch[] = [];
+  const totalSteps = config.epochs * loader.length;
+  const warmupSteps = Math.min(100, Math.ceil(totalSteps / 10));
 
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     const progress = config.progress === false ? undefined : startEpochProgress(`epoch ${epoch}/${config.epochs}`, loader.size, 'texts');
@@ -74,6 +82,7 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
 
     classifier.module.train();
     for (const batch of loader) {
+      optimizer.lr = config.lr * learningRateFactor(losses.length, warmupSteps, totalSteps);
       const loss = crossEntropy(classifier.logits(batch.tokens, batch.lengths), batch.y);
       optimizer.zeroGrad();
       loss.backward();
@@ -100,6 +109,13 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
     );
   }
   return { classifier, optimizer, losses, epochs };
+}
+
+/** Returns the share of the peak learning rate at `step`: a linear warm-up, then a cosine down to 0.05. */
+function learningRateFactor(step: number, warmupSteps: number, totalSteps: number): number {
+  if (step < warmupSteps) return (step + 1) / warmupSteps;
+  const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
+  return 0.05 + 0.475 * (1 + Math.cos(Math.PI * progress));
 }
 
 /**

