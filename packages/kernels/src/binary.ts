@@ -160,7 +160,13 @@ export function lessEqual<T extends FloatArray>(a: StridedView<T>, b: StridedVie
  */
 export function reluBackward<T extends FloatArray>(grad: StridedView<T>, x: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapBinary('reluBackward', (n, g, gi, gs, v, vi, vs, o, oi, os) => {
-    for (let k = 0; k < n; k++, gi += gs, vi += vs, oi += os) o[oi] = v[vi] > 0 ? g[gi] : 0;
+    for (let k = 0; k < n; k++, gi += gs, vi += vs, oi += os) {
+      // Branch-free as in relu: the product is NaN only when grad is NaN or infinite, and then
+      // the branch gives exactly grad where x > 0 and 0 elsewhere.
+      const passes = v[vi] > 0;
+      const product = g[gi] * +passes + 0;
+      o[oi] = product === product ? product : passes ? g[gi] : 0;
+    }
   }, grad, x, out);
 }
 

@@ -124,6 +124,11 @@ export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool
   const [vN, vC, vH, vW] = values.stride;
   const src = x.data;
 
+  if (windowsInside(g)) {
+    maxPoolInside(g, x, values, indices);
+    return { values, indices };
+  }
+
   let o = 0;
   for (let n = 0; n < g.batch; n++) {
     for (let c = 0; c < g.channels; c++) {
@@ -154,6 +159,53 @@ export function maxPool2d<T extends FloatArray>(x: StridedView<T>, options: Pool
   return { values, indices };
 }
 
+/** Whether every window lies wholly inside the input, so that no tap needs a bounds check. */
+function windowsInside(g: PoolGeometry): boolean {
+  const lastRow = (g.outHeight - 1) * g.strideH + g.dilationH * (g.kernelH - 1);
+  const lastColumn = (g.outWidth - 1) * g.strideW + g.dilationW * (g.kernelW - 1);
+  return g.padH === 0 && g.padW === 0 && lastRow < g.height && lastColumn < g.width;
+}
+
+/**
+ * Max pooling when every window lies inside the input (no padding, as in most CNNs): the same
+ * rule as the general loop, first maximum wins and NaN wins, without bounds checks.
+ */
+function maxPoolInside<T extends FloatArray>(g: PoolGeometry, x: StridedView<T>, values: StridedView<T>, indices: StridedView<Int32Array>): void {
+  const [sN, sC, sH, sW] = x.stride;
+  const [vN, vC, vH, vW] = values.stride;
+  const src = x.data;
+  const tapH = g.dilationH * sH;
+  const tapW = g.dilationW * sW;
+  let o = 0;
+
+  for (let n = 0; n < g.batch; n++) {
+    for (let c = 0; c < g.channels; c++) {
+      const plane = x.offset + n * sN + c * sC;
+      const target = values.offset + n * vN + c * vC;
+      for (let oh = 0; oh < g.outHeight; oh++) {
+        for (let ow = 0; ow < g.outWidth; ow++, o++) {
+          const corner = plane + oh * g.strideH * sH + ow * g.strideW * sW;
+          let best = src[corner];
+          let bestTap = 0;
+          for (let kh = 0, tap = 0; kh < g.kernelH; kh++) {
+            for (let kw = 0; kw < g.kernelW; kw++, tap++) {
+              const v = src[corner + kh * tapH + kw * tapW];
+              if (v > best || (v !== v && best === best)) {
+                best = v;
+                bestTap = tap;
+              }
+            }
+          }
+          const kh = (bestTap / g.kernelW) | 0;
+          const kw = bestTap - kh * g.kernelW;
+          values.data[target + oh * vH + ow * vW] = best;
+          indices.data[o] = (oh * g.strideH + kh * g.dilationH) * g.width + ow * g.strideW + kw * g.dilationW;
+        }
+      }
+    }
+  }
+}
+
 /**
  * Gradient of max pooling: each output gradient is added to the input position its window
  * took the maximum from. `indices` comes from `maxPool2d`.
@@ -178,6 +230,8 @@ export function maxPool2dBackward<T extends FloatArray>(
   const [dN, dC, dH, dW] = gradOutput.stride;
   const [iN, iC, iH, iW] = indices.stride;
   const [rN, rC, rH, rW] = result.stride;
+  // With row-major planes in the result, an index is the offset within its plane.
+  const planeIsRowMajor = rW === 1 && rH === g.width;
 
   for (let n = 0; n < g.batch; n++) {
     for (let c = 0; c < g.channels; c++) {
@@ -186,9 +240,14 @@ export function maxPool2dBackward<T extends FloatArray>(
         for (let ow = 0; ow < g.outWidth; ow++) {
           const index = indices.data[indices.offset + n * iN + c * iC + oh * iH + ow * iW];
           if (index < 0) continue;
+          const gradient = gradOutput.data[gradOutput.offset + n * dN + c * dC + oh * dH + ow * dW];
+          if (planeIsRowMajor) {
+            result.data[plane + index] += gradient;
+            continue;
+          }
           const ih = math.floor(index / g.width);
           const iw = index - ih * g.width;
-          result.data[plane + ih * rH + iw * rW] += gradOutput.data[gradOutput.offset + n * dN + c * dC + oh * dH + ow * dW];
+          result.data[plane + ih * rH + iw * rW] += gradient;
         }
       }
     }

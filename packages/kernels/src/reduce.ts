@@ -10,6 +10,7 @@
  */
 import ndarray, { type NdArray } from 'ndarray';
 import { checkOut, KernelError, normalizeAxes } from './errors';
+import { forEachRow } from './elementwise';
 import { type FloatArray, type StridedView, allocateData, contiguousStrides, dtypeOf, formatShape, isContiguous, sizeOf, zerosView } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
@@ -117,18 +118,34 @@ export function sum<T extends FloatArray>(x: StridedView<T>, axes?: Axes, keepDi
   const split = out ? undefined : adjacentSplit('sum', x, axes, keepDims);
   if (split) return reduceAdjacent(x, split, false);
 
-  const layout = reductionLayout('sum', x, axes, keepDims);
-  const result = prepareOutput('sum', x, layout, out);
-  const { baseOffsets, blockOffsets } = layout;
-  const targets = elementOffsets(result);
-  const data = x.data;
+  // Other layouts read x once in memory order and add each run into its output total: a
+  // reduced axis has stride 0 in the totals, so a run along it sums into one element.
+  const resolved = normalizeAxes('sum', axes, x.shape.length, x.shape);
+  const isReduced = x.shape.map((_, axis) => resolved.includes(axis));
+  const keptShape = x.shape.filter((_, axis) => !isReduced[axis]);
+  const resultShape = keepDims ? x.shape.map((dim, axis) => (isReduced[axis] ? 1 : dim)) : keptShape;
+  const result = out ?? zerosView<T>(dtypeOf(x, 'sum'), resultShape);
+  if (out) checkOut('sum', out, resultShape, dtypeOf(x, 'sum'));
 
-  for (let o = 0; o < baseOffsets.length; o++) {
-    const base = baseOffsets[o];
-    let total = 0;
-    for (let j = 0; j < blockOffsets.length; j++) total += data[base + blockOffsets[j]];
-    result.data[targets[o]] = total;
-  }
+  const totals = allocateData('float64', sizeOf(keptShape));
+  const keptStrides = contiguousStrides(keptShape);
+  let kept = 0;
+  const totalStrides = x.shape.map((_, axis) => (isReduced[axis] ? 0 : keptStrides[kept++]));
+  const data = x.data;
+  forEachRow(x.shape, { offsets: [x.offset, 0], strides: [x.stride, totalStrides] }, (starts, n, steps) => {
+    let xi = starts[0];
+    const xs = steps[0];
+    if (steps[1] === 0) {
+      let total = 0;
+      for (let k = 0; k < n; k++, xi += xs) total += data[xi];
+      totals[starts[1]] += total;
+      return;
+    }
+    for (let k = 0, ti = starts[1]; k < n; k++, xi += xs, ti += steps[1]) totals[ti] += data[xi];
+  });
+
+  const targets = elementOffsets(result);
+  for (let o = 0; o < targets.length; o++) result.data[targets[o]] = totals[o];
   return result;
 }
 
