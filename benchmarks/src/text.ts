@@ -131,8 +131,10 @@ function tfjsLstmClassifier(frozenEmbedding: boolean): tfl.Sequential {
   const model = tfl.sequential({
     layers: [
       tfl.layers.embedding({ inputDim: LSTM.vocabulary, outputDim: LSTM.width, inputLength: LSTM.steps, trainable: !frozenEmbedding }),
-      tfl.layers.lstm({ units: LSTM.width, returnSequences: true }),
-      tfl.layers.lstm({ units: LSTM.width }),
+      // The default orthogonal recurrent initializer calls Tensor.flatten, a chained op that
+      // tfjs-core alone does not register, so both LSTMs start from Glorot-uniform weights instead.
+      tfl.layers.lstm({ units: LSTM.width, returnSequences: true, recurrentInitializer: 'glorotUniform' }),
+      tfl.layers.lstm({ units: LSTM.width, recurrentInitializer: 'glorotUniform' }),
       tfl.layers.dense({ units: LSTM.classes }),
     ],
   });
