@@ -26,7 +26,7 @@ describe('metagrad arguments', () => {
 
   test('train cnn help names each option and unit', async () => {
     const { out } = await parse(['train', 'cnn', '--help']);
-    for (const text of ['--dataset', '--epochs', 'passes over the training images', '--batch-size', 'images per optimizer step', '--lr', 'learning rate', '--optimizer', '--train-limit', '--seed', '--save', '.safetensors', '--report', 'summary.json']) {
+    for (const text of ['--dataset', '--epochs', 'passes over the training images', '--batch-size', 'images per optimizer step', '--lr', 'learning rate', '--optimizer', '--schedule', 'cosine', '--train-limit', '--seed', '--save', '.safetensors', '--report', 'summary.json']) {
       expect(out).toContain(text);
     }
   });
@@ -45,6 +45,7 @@ describe('metagrad arguments', () => {
     [['train', 'cnn', '--lr', 'abc'], "option '--lr <x>' argument 'abc' is invalid. Expected a number greater than 0"],
     [['train', 'cnn', '--lr', '0'], 'Expected a number greater than 0'],
     [['train', 'cnn', '--optimizer', 'rmsprop'], 'Allowed choices are adam, sgd.'],
+    [['train', 'cnn', '--schedule', 'step'], 'Allowed choices are cosine, constant.'],
     [['train', 'cnn', '--seed', 'x'], "option '--seed <n>' argument 'x' is invalid"],
     [['train', 'cnn', '--bogus'], "unknown option '--bogus'"],
     [['train', 'rnn'], "unknown command 'rnn'"],
