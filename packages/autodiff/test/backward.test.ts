@@ -35,6 +35,27 @@ describe('backward', () => {
     expect(a.grad!.item()).toBe(36);
   });
 
+  test('sums many uses of one tensor', () => {
+    const x = leaf([1, 2], [2]);
+    const hidden = x.mul(2);
+    let total = hidden;
+    for (let use = 0; use < 4; use++) total = total.add(hidden.mul(use));
+    total.sum().backward();
+    // total = hidden * (1 + 0 + 1 + 2 + 3), so d total / dx = 2 * 7.
+    expect(valuesOf(x.grad!)).toEqual([14, 14]);
+  });
+
+  test('summing uses leaves a shared gradient intact', () => {
+    const a = leaf([1, 2], [2]);
+    const b = leaf([3, 4], [2]);
+    const sum = a.add(b);
+    // The add passes one gradient array to both a and b, and a has two more uses after that.
+    const [ga, gb, gs] = grad(sum.mul(2).sum().add(a.mul(5).sum()).add(a.mul(7).sum()), [a, b, sum]);
+    expect(valuesOf(ga)).toEqual([14, 14]);
+    expect(valuesOf(gb)).toEqual([2, 2]);
+    expect(valuesOf(gs)).toEqual([2, 2]);
+  });
+
   test('gives .grad to leaves only', () => {
     const x = leaf([1, 2], [2]);
     const hidden = x.mul(2);
