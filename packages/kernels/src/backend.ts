@@ -140,6 +140,8 @@ export function activeWasmBackend(): WasmBackend {
  */
 function createWasmBackend(): WasmBackend | undefined {
   if (syncCompileError !== undefined) return undefined;
+  // An invalid METAGRAD_THREADS must reach the caller, not turn into a silent fallback to the loops.
+  getThreads();
   try {
     return installWasmBackend(new WasmRuntime(runtimeOptions()));
   } catch (error) {

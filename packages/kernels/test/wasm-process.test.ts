@@ -2,7 +2,7 @@
  * Runs the compiled package in a child Node process, as a user's script would: with worker
  * threads the script must still exit on its own, and 10,000 kernel calls must not grow memory.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { wasmFeatures } from '@metagrad/kernels';
 
@@ -80,4 +80,18 @@ describeWithSimd('compiled package with worker threads', () => {
     expect(result.after.heap - result.before.heap).toBeLessThan(4 * 2 ** 20);
     expect(result.after.buffers - result.before.buffers).toBeLessThan(4 * 2 ** 20);
   }, 180_000);
+
+  test('invalid METAGRAD_THREADS is an error', () => {
+    const product = "const ndarray = require('ndarray'); const k = require('./dist'); const a = ndarray(new Float32Array(128 * 128), [128, 128]); k.matmul(a, a);";
+
+    const run = spawnSync(process.execPath, ['-e', product], {
+      cwd: packageDirectory,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, METAGRAD_BACKEND: 'wasm', METAGRAD_THREADS: 'abc' },
+    });
+
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("METAGRAD_THREADS must be an integer from 1 to 32, got 'abc'");
+  });
 });

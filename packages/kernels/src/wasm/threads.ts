@@ -49,7 +49,7 @@ export const CLAIMED_BY_WORKER = -1;
 const CLAIMED_BY_MAIN = -2;
 
 /** Workers the control block has records for. */
-export const MAX_WORKERS = (controlLayout.words - controlLayout.jobs) / controlLayout.jobWords;
+export const MAX_WORKERS = Math.floor((controlLayout.words - controlLayout.jobs) / controlLayout.jobWords);
 
 /**
  * How long a waiting thread spins before it sleeps. Long enough to bridge the JavaScript work
