@@ -131,4 +131,12 @@ describe('metagrad on MNIST', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("option '--epochs <n>' argument 'many' is invalid");
   });
+
+  test('diverging training exits non-zero', () => {
+    const run = metagrad('train', 'cnn', '--train-limit', '200', '--test-limit', '100', '--lr', '1e308', '--no-progress');
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('training diverged: the loss is NaN at step 2');
+    expect(run.stderr).toContain('lower the learning rate');
+  }, 60_000);
 });

@@ -4,6 +4,7 @@
  */
 import { imageLoader } from '@metagrad/data';
 import { Adam, CosineAnnealingLR, SGD, type Optimizer, crossEntropy, referenceCnn } from '@metagrad/models';
+import { stopIfDiverged } from '../divergence';
 import { startEpochProgress } from '../progress';
 import { type Evaluation, evaluateClassifier } from './evaluate';
 import { type ImageTask } from './datasets';
@@ -78,11 +79,12 @@ export function trainCnn(task: ImageTask, config: CnnTrainingConfig): CnnTrainin
     model.train();
     for (const { x, y } of loader) {
       const loss = crossEntropy(model.forward(x), y);
+      const value = loss.item();
+      stopIfDiverged(value, losses.length + 1, config.lr);
       optimizer.zeroGrad();
       loss.backward();
       optimizer.step();
 
-      const value = loss.item();
       losses.push(value);
       epochLoss += value;
       steps++;

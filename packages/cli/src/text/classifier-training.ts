@@ -5,6 +5,7 @@
 import { noGrad } from '@metagrad/autodiff';
 import { textLoader } from '@metagrad/data';
 import { Adam, clipGradNorm, crossEntropy } from '@metagrad/models';
+import { stopIfDiverged } from '../divergence';
 import { startEpochProgress } from '../progress';
 import type { EncodedTexts, TextClassificationTask } from './classification-task';
 import { type ClassifierConfig, type TextClassifier, buildTextClassifier } from './text-classifiers';
@@ -84,12 +85,13 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
     for (const batch of loader) {
       optimizer.lr = config.lr * learningRateFactor(losses.length, warmupSteps, totalSteps);
       const loss = crossEntropy(classifier.logits(batch.tokens, batch.lengths), batch.y);
+      const value = loss.item();
+      stopIfDiverged(value, losses.length + 1, config.lr);
       optimizer.zeroGrad();
       loss.backward();
       clipGradNorm(parameters, config.clipNorm);
       optimizer.step();
 
-      const value = loss.item();
       losses.push(value);
       epochLoss += value;
       steps++;

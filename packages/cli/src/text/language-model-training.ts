@@ -11,6 +11,7 @@
 import { Generator, type Tensor, noGrad } from '@metagrad/autodiff';
 import { CharacterTokenizer, type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut, streamWindows } from '@metagrad/data';
 import { Adam, type LSTMState, clipGradNorm, crossEntropy } from '@metagrad/models';
+import { stopIfDiverged } from '../divergence';
 import { startEpochProgress } from '../progress';
 import { type LanguageModel, type LanguageModelConfig, buildLanguageModel } from './language-models';
 
@@ -99,13 +100,15 @@ export function trainLanguageModel(text: string, model: Omit<LanguageModelConfig
     optimizer.lr = config.lr * scheduleFactor(step, config, elapsed());
     const batch = nextBatch();
     const loss = crossEntropy(batch.logits().reshape([-1, tokenizer.size]), batch.targets.flat());
+    const value = loss.item();
+    stopIfDiverged(value, step + 1, config.lr);
     optimizer.zeroGrad();
     loss.backward();
     clipGradNorm(parameters, config.clipNorm);
     optimizer.step();
 
     step++;
-    losses.push(loss.item());
+    losses.push(value);
     progress?.update(step, losses[losses.length - 1]);
     if (step % config.evalEvery === 0) {
       const evaluation = measure(step, evaluationText);
