@@ -139,4 +139,18 @@ describe('metagrad on MNIST', () => {
     expect(run.stderr).toContain('training diverged: the loss is NaN at step 2');
     expect(run.stderr).toContain('lower the learning rate');
   }, 60_000);
+
+  test('unwritable output paths fail before training', () => {
+    const file = join(workDir, 'not-a-folder');
+    writeFileSync(file, 'x');
+
+    const report = metagrad('train', 'cnn', '--report', file, '--no-progress');
+    const save = metagrad('train', 'cnn', '--save', workDir, '--no-progress');
+
+    expect(report.status).toBe(1);
+    expect(report.stderr).toContain('is a file, not a folder');
+    expect(report.stdout).toBe('');
+    expect(save.status).toBe(1);
+    expect(save.stderr).toContain('is a folder; give a file name');
+  });
 });

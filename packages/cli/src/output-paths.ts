@@ -1,0 +1,30 @@
+/** Checks of the files a command writes after training, made before the training starts. */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * Makes sure that the `--save` file and the `--report` folder can be written, creating missing
+ * folders, so that a mistyped path fails at once instead of after the whole run. Throws an
+ * error naming the option and the path.
+ */
+export function prepareOutputPaths(paths: { save?: string; report?: string }): void {
+  if (paths.save) {
+    if (existsSync(paths.save) && statSync(paths.save).isDirectory()) {
+      throw new Error(`--save ${paths.save} is a folder; give a file name, such as ${join(paths.save, 'model.safetensors')}`);
+    }
+    makeFolder('--save', paths.save, dirname(resolve(paths.save)));
+  }
+  if (paths.report) makeFolder('--report', paths.report, resolve(paths.report));
+}
+
+function makeFolder(option: string, path: string, folder: string): void {
+  if (existsSync(folder) && !statSync(folder).isDirectory()) {
+    throw new Error(`${option} ${path}: ${folder} is a file, not a folder; choose another path`);
+  }
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new Error(`${option} ${path}: cannot create the folder ${folder} (${reason}); choose another path`);
+  }
+}
