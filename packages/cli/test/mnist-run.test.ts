@@ -3,7 +3,7 @@
  * code in dist/, which `npm test` builds before Jest starts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -152,5 +152,33 @@ describe('metagrad on MNIST', () => {
     expect(report.stdout).toBe('');
     expect(save.status).toBe(1);
     expect(save.stderr).toContain('is a folder; give a file name');
+  });
+
+  /** Writes both splits of an IDX image set of `labels.length` images of size x size pixels. */
+  function writeIdxSet(name: string, size: number, labels: number[]): string {
+    const folder = join(workDir, name);
+    mkdirSync(folder, { recursive: true });
+    const images = Buffer.alloc(16 + labels.length * size * size);
+    images.writeUInt32BE(0x803, 0);
+    images.writeUInt32BE(labels.length, 4);
+    images.writeUInt32BE(size, 8);
+    images.writeUInt32BE(size, 12);
+    const labelBytes = Buffer.concat([Buffer.from([0, 0, 8, 1]), Buffer.alloc(4), Buffer.from(labels)]);
+    labelBytes.writeUInt32BE(labels.length, 4);
+    for (const prefix of ['train', 't10k']) {
+      writeFileSync(join(folder, `${prefix}-images-idx3-ubyte`), images);
+      writeFileSync(join(folder, `${prefix}-labels-idx1-ubyte`), labelBytes);
+    }
+    return folder;
+  }
+
+  test.each([
+    ['32x32 images', () => writeIdxSet('large-images', 32, [0, 1, 2, 3]), 'has 32x32 images, but the reference CNN reads 28x28 images'],
+    ['a label above 9', () => writeIdxSet('eleven-classes', 28, [0, 1, 2, 10]), 'label 10 at index 3 is out of range; expected 0 to 9'],
+  ])('train cnn rejects a folder with %s', (_case, makeFolder, message) => {
+    const run = metagrad('train', 'cnn', '--dataset', makeFolder(), '--no-progress');
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(message);
   });
 });

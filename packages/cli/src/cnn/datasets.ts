@@ -13,6 +13,9 @@ export interface ImageTask {
   normalize: { mean: number; std: number };
 }
 
+/** Number of outputs of the reference CNN. */
+const CNN_CLASSES = 10;
+
 /** Loads 'mnist', 'fashion-mnist', or a directory of IDX files in MNIST's layout. */
 export function loadImageTask(dataset: string, split: 'train' | 'test' | 'both' = 'both'): ImageTask {
   if (dataset === 'mnist') {
@@ -36,10 +39,14 @@ export function loadImageTask(dataset: string, split: 'train' | 'test' | 'both' 
   if (!existsSync(dataset) || !statSync(dataset).isDirectory()) {
     throw new Error(`dataset '${dataset}' is neither 'mnist', 'fashion-mnist' nor a directory of IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-...)`);
   }
-  const train = split === 'test' ? undefined : loadIdxDataset(dataset, { split: 'train' });
-  const test = split === 'train' ? undefined : loadIdxDataset(dataset, { split: 'test' });
+  // The reference CNN reads 28x28 images and has 10 outputs, so labels must be 0 to 9.
+  const train = split === 'test' ? undefined : loadIdxDataset(dataset, { split: 'train', numClasses: CNN_CLASSES });
+  const test = split === 'train' ? undefined : loadIdxDataset(dataset, { split: 'test', numClasses: CNN_CLASSES });
   const reference = train ?? test!;
-  const numClasses = Math.max(train?.numClasses ?? 0, test?.numClasses ?? 0);
+  if (reference.height !== 28 || reference.width !== 28) {
+    throw new Error(`dataset '${dataset}' has ${reference.height}x${reference.width} images, but the reference CNN reads 28x28 images; resize them first`);
+  }
+  const numClasses = CNN_CLASSES;
   return {
     name: reference.name.replace(/-(train|test)$/, ''),
     train: train ?? emptyLike(`${reference.name}-train`),
