@@ -91,4 +91,11 @@ describe('metagrad on real text', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('contains a lstm-classifier, not a language model');
   }, 60_000);
+
+  test('train lstm rejects an empty test split', () => {
+    const run = metagrad('train', 'lstm', '--limit', '1', '--no-progress');
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('--test-fraction 0.2 with --limit 1 leaves no texts for testing');
+  }, 60_000);
 });

@@ -82,6 +82,11 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
   prepareOutputPaths(options);
   const loadStarted = performance.now();
   const task = loadTextClassificationTask({ dataset: options.dataset, testFraction: options.testFraction, seed: options.seed, vocabularySize: options.vocabSize, limit: options.limit });
+  for (const [part, texts] of [['training', task.train.sequences.length], ['testing', task.test.sequences.length]] as const) {
+    if (texts === 0) {
+      throw new Error(`--test-fraction ${options.testFraction}${options.limit ? ` with --limit ${options.limit}` : ''} leaves no texts for ${part}; choose a fraction nearer 0.5 or a larger --limit`);
+    }
+  }
   console.log(
     `${task.name}: training on ${task.train.sequences.length.toLocaleString('en-US')} texts, testing on ${task.test.sequences.length.toLocaleString('en-US')}, ` +
       `vocabulary of ${task.tokenizer.size.toLocaleString('en-US')} tokens (loaded in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s)`,
