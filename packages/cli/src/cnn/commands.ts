@@ -66,7 +66,9 @@ export function addTrainCnnCommand(train: Command): void {
       const final = result.epochs[result.epochs.length - 1].evaluation;
       console.log(`final test accuracy ${(100 * final.accuracy).toFixed(2)}% after ${options.epochs} epoch(s), ${totalSeconds.toFixed(1)} s in all`);
 
-      const info: CheckpointInfo = { model: 'reference-cnn', dataset: task.name, classNames: task.classNames, normalize: task.normalize };
+      // A folder is kept as its absolute path, so that `eval cnn` finds it again without --dataset.
+      const dataset = options.dataset === 'mnist' || options.dataset === 'fashion-mnist' ? options.dataset : resolve(options.dataset);
+      const info: CheckpointInfo = { model: 'reference-cnn', dataset, classNames: task.classNames, normalize: task.normalize };
       if (options.save) {
         saveCheckpoint(options.save, result.model, info, result.optimizer);
         console.log(`saved weights to ${options.save} and optimizer state to ${optimizerPath(options.save)}`);
