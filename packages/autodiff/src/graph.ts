@@ -14,7 +14,7 @@
  */
 import { isAnomalyEnabled, isGradEnabled, setGradEnabled } from './grad-mode';
 import type { Tensor } from './tensor';
-import { type FloatNdArray, add as addInto, formatShape, isContiguous, sameShape } from '@metagrad/kernels';
+import { formatShape } from '@metagrad/kernels';
 
 /** An op's vector-Jacobian product: one cotangent per input, or null for inputs that need none. */
 export type Vjp = (grad: Tensor) => ReadonlyArray<Tensor | null>;
@@ -97,9 +97,7 @@ export function runBackward(
 
   try {
     const grads = new Map<Tensor, Tensor>();
-    // Without createGraph, sums that this pass allocated are summed into in place (see accumulate).
-    const ownedSums = createGraph ? undefined : new Map<Tensor, Tensor>();
-    outputs.forEach((output, i) => accumulate(grads, output, gradOutputs[i], ownedSums));
+    outputs.forEach((output, i) => accumulate(grads, output, gradOutputs[i]));
 
     for (let position = order.length - 1; position >= 0; position--) {
       const tensor = order[position];
@@ -116,7 +114,7 @@ export function runBackward(
         if (!input.requiresGrad || (leadsToWanted && !leadsToWanted.has(input))) return;
         const inputGrad = inputGrads[i];
         checkInputGrad(node, i, input, inputGrad);
-        accumulate(grads, input, inputGrad!, ownedSums);
+        accumulate(grads, input, inputGrad!);
       });
     }
 
@@ -146,29 +144,9 @@ function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | null> {
   }
 }
 
-/**
- * Adds `grad` to the gradient gathered so far for `tensor`. A tensor used many times, such as a
- * recurrent weight read at every time step, receives one contribution per use. The first sum is
- * a new array, and when `ownedSums` is given (no graph is being recorded), later contributions
- * are added into that array in place. In reverse topological order no VJP has read the sum yet,
- * and only the entry of `tensor` refers to it, so no other gradient changes with it.
- */
-function accumulate(grads: Map<Tensor, Tensor>, tensor: Tensor, grad: Tensor, ownedSums?: Map<Tensor, Tensor>): void {
+function accumulate(grads: Map<Tensor, Tensor>, tensor: Tensor, grad: Tensor): void {
   const existing = grads.get(tensor);
-  if (existing === undefined) {
-    grads.set(tensor, grad);
-    return;
-  }
-
-  const owned = ownedSums?.get(tensor) === existing;
-  if (owned && existing.dtype === grad.dtype && sameShape(existing.shape, grad.shape) && isContiguous(existing)) {
-    addInto(existing, grad, existing as unknown as FloatNdArray);
-    return;
-  }
-
-  const sum = existing.add(grad);
-  grads.set(tensor, sum);
-  ownedSums?.set(tensor, sum);
+  grads.set(tensor, existing === undefined ? grad : existing.add(grad));
 }
 
 function checkInputGrad(node: Node, index: number, input: Tensor, grad: Tensor | null | undefined): void {
