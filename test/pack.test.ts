@@ -69,7 +69,7 @@ test('every package installs from its tarball and imports alone', () => {
   const tarballs = packages.map((name) => {
     const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workDir], join(root, 'packages', name))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = packed.files.map((file) => file.path);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts']));
     expect(files.filter((file) => file.endsWith('.tsbuildinfo') || file.startsWith('src/') || file.startsWith('test/'))).toEqual([]);
     return join(workDir, basename(packed.filename));
   });
