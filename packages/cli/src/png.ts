@@ -11,7 +11,7 @@ export function readGrayPng(path: string): { width: number; height: number; pixe
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`cannot read image ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`);
+    throw new Error(`cannot read image ${path}: ${readFailure(error)}`);
   }
   const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (bytes.length < 8 || signature.some((byte, i) => bytes[i] !== byte)) {
@@ -30,4 +30,13 @@ export function readGrayPng(path: string): { width: number; height: number; pixe
     pixels[i] = ((0.299 * r + 0.587 * g + 0.114 * b) / 255) * (a / 255);
   }
   return { width: png.width, height: png.height, pixels };
+}
+
+/** Describes why a file could not be read, in words for the common cases. */
+function readFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file not found';
+  if (code === 'EISDIR') return 'it is a folder; give the path of a PNG file';
+  if (code === 'EACCES') return 'permission denied';
+  return (error as Error).message;
 }

@@ -107,6 +107,7 @@ describe('metagrad on MNIST', () => {
       return ['--weights', weights(), '--image', path];
     }, 'is not a PNG file: it does not start with the PNG signature'],
     ['a missing image', () => ['--weights', weights(), '--image', join(workDir, 'none.png')], 'file not found'],
+    ['a folder as the image', () => ['--weights', weights(), '--image', workDir], 'it is a folder; give the path of a PNG file'],
     ['missing weights', () => ['--weights', join(workDir, 'none.safetensors'), '--image', join(workDir, 'digit.png')], "cannot load safetensors '"],
     ['truncated weights', () => {
       const path = join(workDir, 'truncated.safetensors');

@@ -85,7 +85,7 @@ export function readTextFile(path: string): string {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`cannot read text file ${path}: ${(error as Error).message}`);
+    throw new Error(`cannot read text file ${path}: ${readFailure(error)}`);
   }
 
   try {
@@ -93,4 +93,12 @@ export function readTextFile(path: string): string {
   } catch {
     throw new Error(`text file ${path} is not valid UTF-8; convert it first, for example with iconv -t UTF-8`);
   }
+}
+
+/** Describes why a text file could not be read, in words for the common cases. */
+function readFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file not found';
+  if (code === 'EISDIR') return 'it is a folder; give the path of a UTF-8 text file';
+  return (error as Error).message;
 }

@@ -47,7 +47,8 @@ describe('text corpora', () => {
 
       expect(readTextFile(dir.file('whale.txt'))).toBe('鲸鱼 🐋\n');
       expect(() => readTextFile(dir.file('latin1.txt'))).toThrow('is not valid UTF-8');
-      expect(() => readTextFile(dir.file('missing.txt'))).toThrow(`cannot read text file ${dir.file('missing.txt')}`);
+      expect(() => readTextFile(dir.file('missing.txt'))).toThrow(`cannot read text file ${dir.file('missing.txt')}: file not found`);
+      expect(() => readTextFile(dir.file(''))).toThrow('it is a folder; give the path of a UTF-8 text file');
     } finally {
       dir.remove();
     }
