@@ -42,11 +42,16 @@ describe('metagrad maml arguments', () => {
     [['maml', 'sinusoid', '--iterations', '2.5'], "option '--iterations <n>' argument '2.5' is invalid"],
     [['maml', 'sinusoid', '--eval-shots', '5,x'], "option '--eval-shots <list>' argument '5,x' is invalid"],
     [['maml', 'fewshot', '--ways', '1'], "option '--ways <n>' argument '1' is invalid. Expected a whole number of at least 2."],
+    [['maml', 'sinusoid', '--eval-tasks', '1'], "option '--eval-tasks <n>' argument '1' is invalid. Expected a whole number of at least 2."],
     [['maml', 'regression'], "unknown command 'regression'"],
   ])('rejects %j', async (args, message) => {
     const { err, error } = await parse(args);
     expect(error).toBeDefined();
     expect(error!.exitCode).not.toBe(0);
     expect(err).toContain(message);
+  });
+
+  test('fewshot rejects more ways than classes', async () => {
+    await expect(parse(['maml', 'fewshot', '--ways', '11', '--no-progress'])).rejects.toThrow('--ways 11 is more than the 10 meta-test classes');
   });
 });

@@ -61,7 +61,7 @@ function addCommonOptions(command: Command, defaults: { innerLr: string; metaBat
     .option('--meta-lr <x>', 'learning rate of Adam on the meta-parameters', positiveNumber, 1e-3)
     .option('--seed <n>', 'seed of the initial weights and of the task streams', nonNegativeInteger, 0)
     .option('--per-task', 'adapt one task at a time instead of the whole meta-batch at once (same result, slower)', false)
-    .option('--eval-tasks <n>', 'held-out tasks to evaluate on', positiveInteger, 600)
+    .option('--eval-tasks <n>', 'held-out tasks to evaluate on, at least 2 for a confidence interval', integerAtLeastTwo, 600)
     .option('--eval-steps <list>', 'numbers of fine-tuning steps after which to evaluate, 0 meaning none', integerList(0), integerList(0)(defaults.evalSteps))
     .option('--no-progress', 'do not draw progress bars');
 }

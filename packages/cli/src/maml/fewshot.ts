@@ -45,7 +45,12 @@ export function runFewShot(config: FewShotConfig, log: (line: string) => void): 
   const { dataset, metaTrain, metaTest } = rotatedMnistClasses({ dataset: config.dataset, seed: config.seed });
   const normalize = config.dataset === 'mnist' ? MNIST_NORMALIZATION : FASHION_MNIST_NORMALIZATION;
   const taskOptions = { ways: config.ways, shots: config.shots, queries: config.queries, flatten: true, normalize };
-  log(`${dataset.name}: ${metaTrain.length} meta-training classes, ${metaTest.length} meta-test classes (each digit at 0, 90, 180 and 270 degrees)`);
+  const smallest = Math.min(metaTrain.length, metaTest.length);
+  if (config.ways > smallest) {
+    throw new Error(`--ways ${config.ways} is more than the ${metaTest.length} meta-test classes (and ${metaTrain.length} meta-training classes) of ${dataset.name}; use --ways ${smallest} or fewer`);
+  }
+  const itemName = config.dataset === 'mnist' ? 'digit' : 'class';
+  log(`${dataset.name}: ${metaTrain.length} meta-training classes, ${metaTest.length} meta-test classes (each ${itemName} at 0, 90, 180 and 270 degrees)`);
 
   const pixels = dataset.height * dataset.width;
   const model = new Sequential(
