@@ -32,6 +32,18 @@ export function nonNegativeInteger(value: string): number {
   return parsed;
 }
 
+/** Largest seed: the generators take 32-bit seeds, so a larger one would repeat a smaller one's numbers. */
+const MAX_SEED = 2 ** 32 - 1;
+
+/** Parses a seed, an integer from 0 to 2^32 - 1. */
+export function seedNumber(value: string): number {
+  const parsed = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed > MAX_SEED) {
+    throw new InvalidArgumentError(`Expected a whole number from 0 to ${MAX_SEED}.`);
+  }
+  return parsed;
+}
+
 /** Parses a finite number > 0. */
 export function positiveNumber(value: string): number {
   const parsed = Number(value);

@@ -46,6 +46,7 @@ describe('metagrad arguments', () => {
     [['train', 'cnn', '--lr', '0'], 'Expected a number greater than 0'],
     [['train', 'cnn', '--optimizer', 'rmsprop'], 'Allowed choices are adam, sgd.'],
     [['train', 'cnn', '--schedule', 'step'], 'Allowed choices are cosine, constant.'],
+    [['train', 'cnn', '--seed', '4294967296'], 'Expected a whole number from 0 to 4294967295.'],
     [['train', 'cnn', '--seed', 'x'], "option '--seed <n>' argument 'x' is invalid"],
     [['train', 'cnn', '--bogus'], "unknown option '--bogus'"],
     [['train', 'rnn'], "unknown command 'rnn'"],

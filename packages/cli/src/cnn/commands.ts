@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { noGrad, softmax, tensor } from '@metagrad/autodiff';
 import { referenceCnn } from '@metagrad/models';
-import { nonNegativeInteger, positiveInteger, positiveNumber } from '../options';
+import { nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { readGrayPng } from '../png';
 import { type CheckpointInfo, loadCheckpoint, optimizerPath, saveCheckpoint } from './checkpoint';
 import { loadImageTask } from './datasets';
@@ -45,7 +45,7 @@ export function addTrainCnnCommand(train: Command): void {
     )
     .option('--train-limit <n>', 'train on the first n training images only (default: all)', positiveInteger)
     .option('--test-limit <n>', 'evaluate on the first n test images only (default: all)', positiveInteger)
-    .option('--seed <n>', 'seed of the initial weights and of the shuffling order', nonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the initial weights and of the shuffling order', seedNumber, 0)
     .option('--save <file>', 'write the trained weights to this .safetensors file (and the optimizer state beside it)')
     .option('--report <dir>', 'write loss.svg, accuracy.svg, confusion.svg and summary.json into this directory')
     .option('--no-progress', 'do not draw progress bars')

@@ -1,7 +1,7 @@
 /** The commands `metagrad maml sinusoid` and `metagrad maml fewshot`. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { integerAtLeastTwo, nonNegativeInteger, positiveInteger, positiveNumber } from '../options';
+import { integerAtLeastTwo, nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { ALGORITHMS, ALGORITHM_NAMES, type Algorithm } from './algorithms';
 import { runFewShot } from './fewshot';
 import { runSinusoid } from './sinusoid';
@@ -59,7 +59,7 @@ function addCommonOptions(command: Command, defaults: { innerLr: string; metaBat
     .option('--meta-batch <n>', 'tasks per meta-step', positiveInteger, defaults.metaBatch)
     .option('--iterations <n>', 'number of meta-steps, and of steps of the pretrained baseline', positiveInteger, defaults.iterations)
     .option('--meta-lr <x>', 'learning rate of Adam on the meta-parameters', positiveNumber, 1e-3)
-    .option('--seed <n>', 'seed of the initial weights and of the task streams', nonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the initial weights and of the task streams', seedNumber, 0)
     .option('--per-task', 'adapt one task at a time instead of the whole meta-batch at once (same result, slower)', false)
     .option('--eval-tasks <n>', 'held-out tasks to evaluate on, at least 2 for a confidence interval', integerAtLeastTwo, 600)
     .option('--eval-steps <list>', 'numbers of fine-tuning steps after which to evaluate, 0 meaning none', integerList(0), integerList(0)(defaults.evalSteps))

@@ -1,7 +1,7 @@
 /** The commands `metagrad train lstm` and `metagrad train transformer`. */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { nonNegativeInteger, positiveInteger, positiveNumber } from '../options';
+import { nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
 import { TEXT_DATASETS, loadTextClassificationTask } from './classification-task';
 import { dropoutProbability, probability } from './text-options';
@@ -56,7 +56,7 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
     .option('--max-len <n>', 'maximum number of word tokens read from each text; longer texts are cut at the end', positiveInteger, defaults.maxLen)
     .option('--batch-size <n>', 'texts per optimizer step', positiveInteger, 32)
     .option('--lr <x>', 'peak learning rate of Adam, after a warm-up over a tenth of the steps, decayed along a cosine to a twentieth', positiveNumber, defaults.lr)
-    .option('--seed <n>', 'seed of the split, the initial weights and the batch order', nonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the split, the initial weights and the batch order', seedNumber, 0)
     .option('--test-fraction <x>', 'share of each class held out for testing, between 0 and 1', probability, 0.2)
     .option('--vocab-size <n>', 'number of most frequent training words in the vocabulary, besides padding and unknown', positiveInteger, 10_000)
     .option('--limit <n>', 'use a random subset of n texts with the class shares of the whole dataset (default: all)', positiveInteger)

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadMobyDick, readTextFile } from '@metagrad/data';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from '../options';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { type LanguageModelTrainingConfig, trainLanguageModel } from './language-model-training';
 import { type LanguageModelArchitecture, type LanguageModelConfig, buildLanguageModel } from './language-models';
 import { loadTextWeights, readTextCheckpoint, saveTextCheckpoint } from './text-checkpoint';
@@ -61,7 +61,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--layers <n>', `number of decoder blocks or LSTM layers ${byArchitecture('layers')}`, positiveInteger)
     .option('--heads <n>', 'attention heads per block (transformer only); must divide --width', positiveInteger, 4)
     .option('--dropout <x>', 'dropout probability (transformer only), at least 0 and below 1', dropoutProbability, 0)
-    .option('--seed <n>', 'seed of the initial weights, the training windows and the samples', nonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the initial weights, the training windows and the samples', seedNumber, 0)
     .option('--held-out <x>', 'share of the text, at its end, kept out of training for measuring bits per character, between 0 and 1', probability, 0.1)
     .option('--eval-every <n>', 'steps between measurements on held-out text, each followed by a sample (default: a sixth of --steps)', positiveInteger)
     .option('--eval-chars <n>', 'held-out characters read by each measurement during training; the final one reads all of them', positiveInteger, 20_000)
@@ -151,7 +151,7 @@ export function addGenerateCommand(program: Command): void {
     .option('--max-tokens <n>', 'number of characters to generate', nonNegativeInteger, 200)
     .option('--temperature <x>', 'sampling temperature: below 1 is more conservative, above 1 more varied, 0 always picks the most likely character', nonNegativeNumber, 0.8)
     .option('--top-k <n>', 'sample only among the k most likely characters (default: all)', positiveInteger)
-    .option('--seed <n>', 'seed of the sampling; the same seed gives the same text', nonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the sampling; the same seed gives the same text', seedNumber, 0)
     .action((options: GenerateCommandOptions) => {
       const { info, tensors } = readTextCheckpoint(options.weights);
       if (info.model !== 'transformer-lm' && info.model !== 'lstm-lm') {
