@@ -3,36 +3,16 @@
  * and on the same inputs.
  *
  * The cases are square matmul, then the forward pass, input gradient and filter gradient of
- * each convolution of the reference CNN at batch 64, then the gate product of an LSTM step.
- * The reference CNN is
- *   1x28x28 -> conv 32 3x3 -> relu -> maxpool 2 -> conv 64 3x3 -> relu -> maxpool 2 -> conv 64 3x3
- * with no padding. metagrad works in NCHW with filters [F, C, KH, KW]. The TF.js CPU backend
- * works in NHWC with filters [KH, KW, C, F], so it gets the same values transposed to its
- * layout before timing starts.
+ * each convolution of the reference CNN at batch 64 (see convolutions.ts), then the gate
+ * product of an LSTM step.
  */
-import ndarray, { type NdArray } from 'ndarray';
-import { conv2d, conv2dBackwardFilter, conv2dBackwardInput, matmul, sizeOf } from '@metagrad/kernels';
+import ndarray from 'ndarray';
+import { matmul } from '@metagrad/kernels';
 import { checkAgreement } from './agreement';
+import { type ConvLayer, convBatch, convFlops, convLayers, convOperations, createConvInputs } from './convolutions';
 import { type BenchmarkCase, type RunCounts, type Suite, timed } from './harness';
 import { randomFloat32 } from './random';
 import { tf, tfjsLabels, timedTfjs, useTfjsBackend } from './tfjs';
-
-/** A convolution of the reference CNN, for one image. */
-interface ConvLayer {
-  name: string;
-  inChannels: number;
-  size: number;
-  outChannels: number;
-}
-
-const convLayers: ConvLayer[] = [
-  { name: 'conv1', inChannels: 1, size: 28, outChannels: 32 },
-  { name: 'conv2', inChannels: 32, size: 13, outChannels: 64 },
-  { name: 'conv3', inChannels: 64, size: 5, outChannels: 64 },
-];
-
-const kernelSize = 3;
-const convBatch = 64;
 
 /** Batch of the agreement check, small because TF.js CPU takes seconds per filter gradient at batch 64. */
 const checkBatch = 2;
@@ -92,56 +72,6 @@ function matmulCase(name: string, m: number, k: number, n: number, counts: RunCo
   };
 }
 
-/** The input, filters and output gradient of one convolution, in each side's layout. */
-interface ConvInputs {
-  x: NdArray<Float32Array>;
-  w: NdArray<Float32Array>;
-  dy: NdArray<Float32Array>;
-  peerX: tf.Tensor4D;
-  peerW: tf.Tensor4D;
-  peerDy: tf.Tensor4D;
-}
-
-/** One of the three convolution kernels, on both sides. */
-interface ConvOperation {
-  name: string;
-  metagrad: (inputs: ConvInputs) => NdArray<Float32Array>;
-  peer: (inputs: ConvInputs) => tf.Tensor4D;
-  /** Axes that bring the peer's result back to metagrad's layout. */
-  peerToMetagrad: number[];
-}
-
-const nhwcToNchw = [0, 3, 1, 2];
-
-const convOperations: ConvOperation[] = [
-  {
-    name: 'forward',
-    metagrad: ({ x, w }) => conv2d(x, w, { padding: 'valid' }),
-    peer: ({ peerX, peerW }) => tf.conv2d(peerX, peerW, 1, 'valid'),
-    peerToMetagrad: nhwcToNchw,
-  },
-  {
-    name: 'input gradient',
-    metagrad: ({ x, w, dy }) => conv2dBackwardInput(dy, w, x.shape, { padding: 'valid' }),
-    // The transposed convolution is TF.js's Conv2DBackpropInput kernel, the gradient of conv2d.
-    peer: ({ peerX, peerW, peerDy }) => tf.conv2dTranspose(peerDy, peerW, shape4d(peerX), 1, 'valid'),
-    peerToMetagrad: nhwcToNchw,
-  },
-  {
-    name: 'filter gradient',
-    metagrad: ({ x, w, dy }) => conv2dBackwardFilter(x, dy, w.shape, { padding: 'valid' }),
-    // TF.js exports no op for this kernel, so it is called the way tf.conv2d's gradient calls it.
-    peer: ({ peerX, peerW, peerDy }) =>
-      tf.engine().runKernel<tf.Tensor4D>(
-        tf.Conv2DBackpropFilter,
-        { x: peerX, dy: peerDy },
-        { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: shape4d(peerW) },
-      ),
-    // [KH, KW, C, F] to [F, C, KH, KW].
-    peerToMetagrad: [3, 2, 0, 1],
-  },
-];
-
 /**
  * Returns the cases of one layer at batch 64: each kernel alone, then all three in one run as
  * a training step computes them. First checks at a small batch that both sides agree.
@@ -150,8 +80,7 @@ function convCases(layer: ConvLayer): BenchmarkCase[] {
   checkConvLayer(layer);
 
   const inputs = createConvInputs(layer, convBatch);
-  const outSize = layer.size - kernelSize + 1;
-  const flops = 2 * convBatch * layer.outChannels * outSize * outSize * layer.inChannels * kernelSize * kernelSize;
+  const flops = convFlops(layer, convBatch);
 
   const [forward, inputGradient, filterGradient] = convOperations;
   const cases: BenchmarkCase[] = [
@@ -194,26 +123,4 @@ function checkConvLayer(layer: ConvLayer): void {
   }
 
   tf.dispose([inputs.peerX, inputs.peerW, inputs.peerDy]);
-}
-
-/** Creates seeded inputs in NCHW for metagrad and the same values in NHWC for TF.js. */
-function createConvInputs(layer: ConvLayer, batch: number): ConvInputs {
-  const outSize = layer.size - kernelSize + 1;
-  const xShape = [batch, layer.inChannels, layer.size, layer.size];
-  const wShape = [layer.outChannels, layer.inChannels, kernelSize, kernelSize];
-  const dyShape = [batch, layer.outChannels, outSize, outSize];
-  const x = ndarray(randomFloat32(sizeOf(xShape), 3), xShape);
-  const w = ndarray(randomFloat32(sizeOf(wShape), 4), wShape);
-  const dy = ndarray(randomFloat32(sizeOf(dyShape), 5), dyShape);
-
-  const nchwToNhwc = [0, 2, 3, 1];
-  const peerX = tf.tidy(() => tf.transpose(tf.tensor4d(x.data, shape4d(x)), nchwToNhwc));
-  const peerW = tf.tidy(() => tf.transpose(tf.tensor4d(w.data, shape4d(w)), [2, 3, 1, 0]));
-  const peerDy = tf.tidy(() => tf.transpose(tf.tensor4d(dy.data, shape4d(dy)), nchwToNhwc));
-  return { x, w, dy, peerX, peerW, peerDy };
-}
-
-function shape4d(value: { shape: readonly number[] }): [number, number, number, number] {
-  const [a, b, c, d] = value.shape;
-  return [a, b, c, d];
 }

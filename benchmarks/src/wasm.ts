@@ -17,12 +17,11 @@
 import os from 'node:os';
 import ndarray from 'ndarray';
 import { Tensor } from '@metagrad/autodiff';
-import {
-  type Backend, conv2d, conv2dBackwardFilter, conv2dBackwardInput, matmul, setBackend, setThreads, sizeOf, backendReady,
-} from '@metagrad/kernels';
+import { type Backend, backendReady, matmul, setBackend, setThreads } from '@metagrad/kernels';
 import { MAML, mseLossPerTask } from '@metagrad/metalearn';
 import { Adam, Linear, ReLU, Sequential, crossEntropy, lstmClassifier, referenceCnn } from '@metagrad/models';
 import { checkAgreement } from './agreement';
+import { type ConvLayer, convBatch, convFlops, convLayers, convOperations, createConvInputs } from './convolutions';
 import { type BenchmarkCase, type Measure, type RunCounts, type Suite, skipped, timeRuns } from './harness';
 import { randomFloat32 } from './random';
 import { tf, tfjsLabels, timedTfjs, useTfjsBackend } from './tfjs';
@@ -113,61 +112,41 @@ function matmulCase(name: string, m: number, k: number, n: number, setting: Sett
   };
 }
 
-/** A convolution of the reference CNN, for one image: 3x3 filters, stride 1, no padding. */
-interface ConvLayer {
-  name: string;
-  inChannels: number;
-  size: number;
-  outChannels: number;
-}
-
-const convLayers: ConvLayer[] = [
-  { name: 'conv1', inChannels: 1, size: 28, outChannels: 32 },
-  { name: 'conv2', inChannels: 32, size: 13, outChannels: 64 },
-  { name: 'conv3', inChannels: 64, size: 5, outChannels: 64 },
-];
-const CONV_BATCH = 64;
-
 /**
  * Returns the forward, input-gradient and filter-gradient cases of one layer at batch 64, after
- * checking that the first two agree with TF.js. metagrad works in NCHW with filters
- * [F, C, 3, 3]; TF.js gets the same values in NHWC with filters [3, 3, C, F].
+ * checking that the first two agree with TF.js, which has no filter-gradient kernel on WASM.
  */
 function convCases(layer: ConvLayer): BenchmarkCase[] {
-  const out = layer.size - 2;
-  const xShape = [CONV_BATCH, layer.inChannels, layer.size, layer.size];
-  const wShape = [layer.outChannels, layer.inChannels, 3, 3];
-  const dyShape = [CONV_BATCH, layer.outChannels, out, out];
-  const x = ndarray(randomFloat32(sizeOf(xShape), 3), xShape);
-  const w = ndarray(randomFloat32(sizeOf(wShape), 4), wShape);
-  const dy = ndarray(randomFloat32(sizeOf(dyShape), 5), dyShape);
-  const peerX = tf.tidy(() => tf.transpose(tf.tensor4d(x.data, [CONV_BATCH, layer.inChannels, layer.size, layer.size]), [0, 2, 3, 1]));
-  const peerW = tf.tidy(() => tf.transpose(tf.tensor4d(w.data, [layer.outChannels, layer.inChannels, 3, 3]), [2, 3, 1, 0]));
-  const peerDy = tf.tidy(() => tf.transpose(tf.tensor4d(dy.data, [CONV_BATCH, layer.outChannels, out, out]), [0, 2, 3, 1]));
-  const peerXShape: [number, number, number, number] = [CONV_BATCH, layer.size, layer.size, layer.inChannels];
-
-  const forward = () => conv2d(x, w, { padding: 'valid' });
-  const inputGradient = () => conv2dBackwardInput(dy, w, xShape, { padding: 'valid' });
-  const filterGradient = () => conv2dBackwardFilter(x, dy, wShape, { padding: 'valid' });
-  const peerForward = () => tf.conv2d(peerX, peerW, 1, 'valid');
-  const peerInputGradient = () => tf.conv2dTranspose(peerDy, peerW, peerXShape, 1, 'valid');
+  const inputs = createConvInputs(layer, convBatch);
+  const [forward, inputGradient, filterGradient] = convOperations;
 
   setBackend(allCores.backend);
-  const toNchw = [0, 3, 1, 2];
-  checkAgreement(`${layer.name} forward`, forward().data, tf.tidy(() => tf.transpose(peerForward(), toNchw).dataSync()));
-  checkAgreement(`${layer.name} input gradient`, inputGradient().data, tf.tidy(() => tf.transpose(peerInputGradient(), toNchw).dataSync()));
+  for (const operation of [forward, inputGradient]) {
+    const expected = tf.tidy(() => tf.transpose(operation.peer(inputs), operation.peerToMetagrad).dataSync());
+    checkAgreement(`${layer.name} ${operation.name}`, operation.metagrad(inputs).data, expected);
+  }
 
-  const flops = 2 * CONV_BATCH * layer.outChannels * out * out * layer.inChannels * 9;
-  const label = `${layer.name} batch ${CONV_BATCH}`;
+  const flops = convFlops(layer, convBatch);
+  const label = `${layer.name} batch ${convBatch}`;
   return [
-    { name: `${label} forward, ${allCores.label}`, flops, metagrad: timedWith(allCores, forward, convCounts), peer: timedTfjs(peerForward, convCounts) },
-    { name: `${label} input gradient, ${allCores.label}`, flops, metagrad: timedWith(allCores, inputGradient, convCounts), peer: timedTfjs(peerInputGradient, convCounts) },
+    {
+      name: `${label} forward, ${allCores.label}`,
+      flops,
+      metagrad: timedWith(allCores, () => forward.metagrad(inputs), convCounts),
+      peer: timedTfjs(() => forward.peer(inputs), convCounts),
+    },
+    {
+      name: `${label} input gradient, ${allCores.label}`,
+      flops,
+      metagrad: timedWith(allCores, () => inputGradient.metagrad(inputs), convCounts),
+      peer: timedTfjs(() => inputGradient.peer(inputs), convCounts),
+    },
     {
       name: `${label} filter gradient, ${allCores.label}`,
       flops,
-      metagrad: timedWith(allCores, filterGradient, convCounts),
+      metagrad: timedWith(allCores, () => filterGradient.metagrad(inputs), convCounts),
       peer: skipped('TF.js 4.22 WASM has no Conv2DBackpropFilter kernel'),
-      dispose: () => tf.dispose([peerX, peerW, peerDy]),
+      dispose: () => tf.dispose([inputs.peerX, inputs.peerW, inputs.peerDy]),
     },
   ];
 }
