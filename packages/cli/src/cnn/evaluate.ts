@@ -1,8 +1,8 @@
 /** Test-set evaluation of an image classifier: accuracy and confusion matrix. */
-import { noGrad } from '@metagrad/autodiff';
 import { type ImageDataset, imageLoader } from '@metagrad/data';
 import type { Module } from '@metagrad/models';
 import type { Tensor } from '@metagrad/autodiff';
+import { evaluating } from '../evaluation-mode';
 
 export interface Evaluation {
   correct: number;
@@ -22,22 +22,16 @@ export function evaluateClassifier(
   const confusion = Array.from({ length: options.numClasses }, () => new Array<number>(options.numClasses).fill(0));
   let correct = 0;
   let total = 0;
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    noGrad(() => {
-      for (const { x, y } of loader) {
-        const predicted = model.forward(x).argmax(1).toTypedArray();
-        const actual = y.toTypedArray();
-        for (let i = 0; i < actual.length; i++) {
-          confusion[actual[i]][predicted[i]]++;
-          if (actual[i] === predicted[i]) correct++;
-        }
-        total += actual.length;
+  evaluating(model, () => {
+    for (const { x, y } of loader) {
+      const predicted = model.forward(x).argmax(1).toTypedArray();
+      const actual = y.toTypedArray();
+      for (let i = 0; i < actual.length; i++) {
+        confusion[actual[i]][predicted[i]]++;
+        if (actual[i] === predicted[i]) correct++;
       }
-    });
-  } finally {
-    model.train(wasTraining);
-  }
+      total += actual.length;
+    }
+  });
   return { correct, total, accuracy: total > 0 ? correct / total : NaN, confusion };
 }

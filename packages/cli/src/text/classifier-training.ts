@@ -2,10 +2,10 @@
  * Training a text classifier on a tokenized task: the loop behind `metagrad train lstm` and
  * `metagrad train transformer`, usable from code as well.
  */
-import { noGrad } from '@metagrad/autodiff';
 import { textLoader } from '@metagrad/data';
 import { Adam, clipGradNorm, crossEntropy } from '@metagrad/models';
 import { stopIfDiverged } from '../divergence';
+import { evaluating } from '../evaluation-mode';
 import { startEpochProgress } from '../progress';
 import type { EncodedTexts, TextClassificationTask } from './classification-task';
 import { type ClassifierConfig, type TextClassifier, buildTextClassifier } from './text-classifiers';
@@ -131,20 +131,13 @@ export function evaluateTextClassifier(
 ): ClassifierEvaluation {
   const loader = textLoader(texts.sequences, texts.labels, { maxLength: options.maxLength, batchSize: options.batchSize ?? 64, shuffle: false });
   const confusion = Array.from({ length: options.numClasses }, () => new Array<number>(options.numClasses).fill(0));
-  const module = classifier.module;
-  const wasTraining = module.training;
 
-  module.eval();
-  try {
-    noGrad(() => {
-      for (const batch of loader) {
-        const predicted = classifier.logits(batch.tokens, batch.lengths).argmax(1).toTypedArray();
-        batch.indices.forEach((index, row) => confusion[texts.labels[index]][predicted[row]]++);
-      }
-    });
-  } finally {
-    module.train(wasTraining);
-  }
+  evaluating(classifier.module, () => {
+    for (const batch of loader) {
+      const predicted = classifier.logits(batch.tokens, batch.lengths).argmax(1).toTypedArray();
+      batch.indices.forEach((index, row) => confusion[texts.labels[index]][predicted[row]]++);
+    }
+  });
   return summarizeConfusion(confusion);
 }
 

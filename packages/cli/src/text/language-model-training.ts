@@ -8,10 +8,11 @@
  * next, so every position is trained with all the text before it as context. Backpropagation
  * runs through the current window only (truncated backpropagation through time).
  */
-import { Generator, type Tensor, noGrad } from '@metagrad/autodiff';
+import { Generator, type Tensor } from '@metagrad/autodiff';
 import { CharacterTokenizer, type LanguageModelBatch, consecutiveWindows, randomWindows, splitHeldOut, streamWindows } from '@metagrad/data';
 import { Adam, type LSTMState, clipGradNorm, crossEntropy } from '@metagrad/models';
 import { stopIfDiverged } from '../divergence';
+import { evaluating } from '../evaluation-mode';
 import { startEpochProgress } from '../progress';
 import { type LanguageModel, type LanguageModelConfig, buildLanguageModel } from './language-models';
 
@@ -179,34 +180,27 @@ function scheduleFactor(step: number, config: LanguageModelTrainingConfig, secon
 export function bitsPerCharacter(model: LanguageModel, ids: readonly number[], contextLength: number, batchSize = 32): { bitsPerCharacter: number; characters: number } {
   if (model.runWithState !== undefined) return streamedBitsPerCharacter(model, ids, contextLength, batchSize);
   const windows = consecutiveWindows(ids, contextLength);
-  const module = model.module;
-  const wasTraining = module.training;
   let nats = 0;
   let characters = 0;
 
-  module.eval();
-  try {
-    noGrad(() => {
-      // The last window may be shorter than the others, so windows are batched by length.
-      const byLength = new Map<number, typeof windows>();
-      for (const window of windows) {
-        const group = byLength.get(window.inputs.length) ?? [];
-        group.push(window);
-        byLength.set(window.inputs.length, group);
+  evaluating(model.module, () => {
+    // The last window may be shorter than the others, so windows are batched by length.
+    const byLength = new Map<number, typeof windows>();
+    for (const window of windows) {
+      const group = byLength.get(window.inputs.length) ?? [];
+      group.push(window);
+      byLength.set(window.inputs.length, group);
+    }
+    for (const group of byLength.values()) {
+      for (let start = 0; start < group.length; start += batchSize) {
+        const batch = group.slice(start, start + batchSize);
+        const logits = model.logits(batch.map((window) => window.inputs));
+        const targets = batch.flatMap((window) => window.targets);
+        nats += crossEntropy(logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
+        characters += targets.length;
       }
-      for (const group of byLength.values()) {
-        for (let start = 0; start < group.length; start += batchSize) {
-          const batch = group.slice(start, start + batchSize);
-          const logits = model.logits(batch.map((window) => window.inputs));
-          const targets = batch.flatMap((window) => window.targets);
-          nats += crossEntropy(logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
-          characters += targets.length;
-        }
-      }
-    });
-  } finally {
-    module.train(wasTraining);
-  }
+    }
+  });
   return { bitsPerCharacter: nats / characters / Math.LN2, characters };
 }
 
@@ -218,27 +212,20 @@ export function bitsPerCharacter(model: LanguageModel, ids: readonly number[], c
 function streamedBitsPerCharacter(model: LanguageModel, ids: readonly number[], contextLength: number, streams: number): { bitsPerCharacter: number; characters: number } {
   const pieces = Math.max(1, Math.min(streams, Math.floor(ids.length / 2)));
   const pieceLength = Math.floor(ids.length / pieces);
-  const module = model.module;
-  const wasTraining = module.training;
   let nats = 0;
   let characters = 0;
 
-  module.eval();
-  try {
-    noGrad(() => {
-      let state: LSTMState | null = null;
-      for (let start = 0; start + 1 < pieceLength; start += contextLength) {
-        const end = Math.min(start + contextLength, pieceLength - 1);
-        const inputs = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start, piece * pieceLength + end));
-        const targets = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start + 1, piece * pieceLength + end + 1)).flat();
-        const result = model.runWithState!(inputs, state);
-        state = result.state;
-        nats += crossEntropy(result.logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
-        characters += targets.length;
-      }
-    });
-  } finally {
-    module.train(wasTraining);
-  }
+  evaluating(model.module, () => {
+    let state: LSTMState | null = null;
+    for (let start = 0; start + 1 < pieceLength; start += contextLength) {
+      const end = Math.min(start + contextLength, pieceLength - 1);
+      const inputs = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start, piece * pieceLength + end));
+      const targets = Array.from({ length: pieces }, (_, piece) => ids.slice(piece * pieceLength + start + 1, piece * pieceLength + end + 1)).flat();
+      const result = model.runWithState!(inputs, state);
+      state = result.state;
+      nats += crossEntropy(result.logits.reshape([targets.length, -1]), targets, { reduction: 'sum' }).item();
+      characters += targets.length;
+    }
+  });
   return { bitsPerCharacter: nats / characters / Math.LN2, characters };
 }
