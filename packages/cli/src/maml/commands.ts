@@ -1,13 +1,13 @@
 /** The commands `metagrad maml sinusoid` and `metagrad maml fewshot`. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { integerAtLeastTwo, nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { integerAtLeastTwo, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { prepareOutputPaths } from '../output-paths';
 import { ALGORITHMS, ALGORITHM_NAMES, type Algorithm } from './algorithms';
 import { runFewShot } from './fewshot';
 import { runSinusoid } from './sinusoid';
 import { writeSinusoidReport } from './sinusoid-report';
 import { type ResultRow, formatResultTable } from './table';
-import { prepareOutputPaths } from '../output-paths';
 
 interface CommonOptions {
   algo: Algorithm;

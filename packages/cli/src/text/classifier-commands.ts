@@ -1,14 +1,14 @@
 /** The commands `metagrad train lstm` and `metagrad train transformer`. */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { nonNegativeInteger, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { positiveInteger, positiveNumber, seedNumber } from '../options';
+import { prepareOutputPaths } from '../output-paths';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
 import { TEXT_DATASETS, loadTextClassificationTask } from './classification-task';
 import { dropoutProbability, probability } from './text-options';
 import { saveTextCheckpoint } from './text-checkpoint';
 import { type ClassifierArchitecture, type ClassifierConfig } from './text-classifiers';
 import { writeClassifierReport } from './text-report';
-import { prepareOutputPaths } from '../output-paths';
 
 interface ClassifierOptions {
   dataset: string;

@@ -3,12 +3,12 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadMobyDick, readTextFile } from '@metagrad/data';
 import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { prepareOutputPaths } from '../output-paths';
 import { type LanguageModelTrainingConfig, trainLanguageModel } from './language-model-training';
 import { type LanguageModelArchitecture, type LanguageModelConfig, buildLanguageModel } from './language-models';
 import { loadTextWeights, readTextCheckpoint, saveTextCheckpoint } from './text-checkpoint';
 import { dropoutProbability, probability } from './text-options';
 import { writeLanguageModelReport } from './text-report';
-import { prepareOutputPaths } from '../output-paths';
 
 interface TrainLanguageModelOptions {
   text: string;
