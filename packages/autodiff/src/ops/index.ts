@@ -17,3 +17,4 @@ export { linear, matmul } from './linalg';
 export { type AvgPoolArgs, type Conv2dArgs, type PoolArgs, avgPool2d, conv2d, conv2dBackwardFilter, conv2dBackwardInput, maxPool2d } from './conv';
 export { type DropoutOptions, dropout } from './dropout';
 export { fusedLstmCell } from './lstm-cell';
+export { type LstmSequenceOptions, lstmSequence } from './lstm-sequence';

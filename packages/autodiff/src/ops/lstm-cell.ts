@@ -11,6 +11,7 @@
  *
  * VJP: `lstmCellBackward`, again one op, whose own VJP (the second derivatives) is written with
  * sigmoid, tanh, mul, add, narrow and concat, so gradients of gradients work to any order.
+ * lstmSequence (./lstm-sequence.ts) runs the same step over a whole sequence.
  */
 import * as k from '@metagrad/kernels';
 import { record } from '../graph';
@@ -92,7 +93,7 @@ export function fusedLstmCell(inputGates: Tensor, hiddenGates: Tensor, cell: Ten
  *   dc = dc'_total * f
  * `saved` contains i, f, g, o and tanh(c') from the forward pass, so no exp is evaluated again.
  */
-function lstmCellBackward(grad: Tensor, inputGates: Tensor, hiddenGates: Tensor, cell: Tensor, saved: k.FloatArray): Tensor {
+export function lstmCellBackward(grad: Tensor, inputGates: Tensor, hiddenGates: Tensor, cell: Tensor, saved: k.FloatArray): Tensor {
   const [rows, hidden] = cell.shape;
   const g = grad.data;
   const c = cell.data;
@@ -186,7 +187,7 @@ function lstmCellSecondOrder(upstream: Tensor, grad: Tensor, inputGates: Tensor,
 }
 
 /** 1 / (1 + e^-x), computed as e^x / (1 + e^x) for x < 0 so that e^-x cannot overflow, as the sigmoid kernel does. */
-function logistic(x: number): number {
+export function logistic(x: number): number {
   if (x >= 0) return 1 / (1 + math.exp(-x));
   const e = math.exp(x);
   return e / (1 + e);

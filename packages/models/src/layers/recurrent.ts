@@ -3,12 +3,15 @@
  * initialisation, so that a torch.nn.LSTM state dict loads unchanged.
  *
  * Each layer and direction projects the input of every time step at once with one `linear`
- * ([T, N, input] x W_ihᵀ), then runs one `linear` per step for the recurrent part, h x W_hhᵀ.
- * Every step is built from differentiable ops, so backpropagation runs through the whole
- * sequence, and gradients of gradients work as well.
+ * ([T, N, input] x W_ihᵀ). RNN and GRU then run one `linear` per step for the recurrent part,
+ * h x W_hhᵀ, and a cell of differentiable ops. LSTM runs all its steps as one op,
+ * `lstmSequence`, whose backward pass computes the recurrent weight's gradient once for the
+ * whole sequence. Either way backpropagation runs through the whole sequence, and gradients of
+ * gradients work as well.
  */
 import {
-  type Generator, type SliceSpec, type Tensor, concat, dropout, linear, narrow, slice, squeeze, stack, unsqueeze, where, zeros,
+  type Generator, type SliceSpec, type Tensor, concat, dropout, linear, lstmSequence, narrow, slice, squeeze, stack, transpose, unsqueeze,
+  where, zeros,
 } from '@metagrad/autodiff';
 import { formatShape } from '@metagrad/kernels';
 import * as init from '../init';
@@ -73,8 +76,19 @@ interface DirectionWeights {
   biasHh: Tensor | null;
 }
 
+/** Options of one layer's run in one direction. */
+interface DirectionOptions {
+  /** 0 for [T, N, features], 1 for [N, T, features]. */
+  timeAxis: number;
+  /** Run from the last step to the first. */
+  reverse: boolean;
+  masks: StepMasks | null;
+}
+
 /** Masks of the batch rows that are still inside their sequence at each step, made from `lengths`. */
 interface StepMasks {
+  /** The number of valid steps of each row. */
+  lengths: number[];
   /** The first step at which some sequence is padding; steps before it need no mask. */
   firstPadded: number;
   /** mask(t) is [N, 1], 1 where step t is inside the row's sequence and 0 where it is padding. */
@@ -186,12 +200,7 @@ export abstract class RecurrentBase extends Module {
   }
 
   /** Runs one layer in one direction and returns every step's hidden state, stacked on the time axis, and the last state. */
-  private runDirection(
-    input: Tensor,
-    weights: DirectionWeights,
-    start: Tensor[],
-    how: { timeAxis: number; reverse: boolean; masks: StepMasks | null },
-  ): { output: Tensor; final: Tensor[] } {
+  protected runDirection(input: Tensor, weights: DirectionWeights, start: Tensor[], how: DirectionOptions): { output: Tensor; final: Tensor[] } {
     // One product for all steps; unstack splits it into the [N, gates * hidden] rows of each step.
     const projected = unstack(linear(input, weights.weightIh, weights.biasIh), how.timeAxis);
     const steps = projected.length;
@@ -309,6 +318,27 @@ export class LSTM extends RecurrentBase {
     return lstmCell;
   }
 
+  /**
+   * Runs every step of one direction as one lstmSequence op instead of a loop of cells. The op
+   * works time-first, so a batch-first projection is passed as a transposed view.
+   */
+  protected override runDirection(input: Tensor, weights: DirectionWeights, start: Tensor[], how: DirectionOptions): { output: Tensor; final: Tensor[] } {
+    const projected = linear(input, weights.weightIh, weights.biasIh);
+    const timeFirst = how.timeAxis === 0 ? projected : transpose(projected, 0, 1);
+    const states = lstmSequence(timeFirst, weights.weightHh, weights.biasHh, start[0], start[1], { lengths: how.masks?.lengths, reverse: how.reverse });
+    const [steps, rows] = timeFirst.shape;
+    const size = this.hiddenSize;
+
+    // Padded steps output zeros; the state they carried through is still the final state.
+    let output = narrow(states, 2, 0, size);
+    if (how.masks) output = where(paddingMask(how.masks.lengths, steps, rows, input), output, 0);
+    const last = slice(states, how.reverse ? 0 : steps - 1);
+    return {
+      output: how.timeAxis === 0 ? output : transpose(output, 0, 1),
+      final: [narrow(last, 1, 0, size), narrow(last, 1, size, size)],
+    };
+  }
+
   /** Runs the sequence from `state` (zeros when absent); the result can be passed back as the next state. */
   forward(input: Tensor, state?: LSTMState | null, options: SequenceOptions = {}): LSTMOutput {
     const { output, finals } = this.run(input, [state?.hidden ?? null, state?.cell ?? null], options);
@@ -367,6 +397,7 @@ function stepMasks(layer: string, lengths: ArrayLike<number> | Tensor, steps: nu
   });
 
   return {
+    lengths: values,
     firstPadded: Math.min(...values),
     mask: (t) => {
       const mask = zeros([batchSize, 1], { dtype: like.dtype });
@@ -376,6 +407,13 @@ function stepMasks(layer: string, lengths: ArrayLike<number> | Tensor, steps: nu
       return mask;
     },
   };
+}
+
+/** Returns a [T, N, 1] mask: 1 where step t is inside row n's sequence, 0 where it is padding. */
+function paddingMask(lengths: readonly number[], steps: number, rows: number, like: Tensor): Tensor {
+  const mask = zeros([steps, rows, 1], { dtype: like.dtype });
+  for (let t = 0; t < steps; t++) lengths.forEach((length, n) => (mask.data[t * rows + n] = t < length ? 1 : 0));
+  return mask;
 }
 
 /**
