@@ -27,6 +27,8 @@ describe('text command arguments', () => {
 
     expect(out).toContain('--heads');
     expect(out).toContain('--dropout');
+    expect(out).toContain('--readout');
+    expect(out).toContain('default: "cls+mean"');
   });
 
   test('train lm help names each option and unit', async () => {
@@ -53,6 +55,8 @@ describe('text command arguments', () => {
     [['train', 'lstm', '--heads', '2'], "unknown option '--heads'"],
     [['train', 'transformer', '--lr', '-1'], "option '--lr <x>' argument '-1' is invalid"],
     [['train', 'transformer', '--dropout', '1'], 'Expected a number of at least 0 and below 1'],
+    [['train', 'transformer', '--readout', 'max'], 'Allowed choices are cls, mean, cls+mean.'],
+    [['train', 'lstm', '--readout', 'mean'], "unknown option '--readout'"],
     [['train', 'lm', '--arch', 'gru'], 'Allowed choices are lstm, transformer.'],
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],

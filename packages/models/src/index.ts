@@ -37,7 +37,7 @@ export { CosineAnnealingLR, LinearWarmupLR, LRScheduler, StepLR } from './optim/
 export { clipGradNorm } from './optim/clip';
 export { referenceCnn } from './zoo/reference-cnn';
 export { type TokenBatch } from './zoo/token-ids';
-export { TransformerClassifier, type TransformerClassifierOptions, transformerClassifier } from './zoo/transformer-classifier';
+export { TRANSFORMER_READOUTS, TransformerClassifier, type TransformerClassifierOptions, type TransformerReadout, transformerClassifier } from './zoo/transformer-classifier';
 export { type GenerateOptions, TransformerLM, type TransformerLMOptions, transformerLM } from './zoo/transformer-lm';
 export {
   MAX_HEADER_BYTES, type ParseSafetensorsOptions, type SafetensorsContent, SafetensorsError, parseSafetensors, serializeSafetensors,

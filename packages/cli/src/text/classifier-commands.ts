@@ -1,6 +1,7 @@
 /** The commands `metagrad train lstm` and `metagrad train transformer`. */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { TRANSFORMER_READOUTS, type TransformerReadout } from '@metagrad/models';
 import { positiveInteger, positiveNumber, seedNumber } from '../options';
 import { prepareOutputPaths } from '../output-paths';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
@@ -24,6 +25,7 @@ interface ClassifierOptions {
   layers: number;
   heads: number;
   dropout: number;
+  readout?: TransformerReadout;
   clipNorm: number;
   save?: string;
   report?: string;
@@ -33,12 +35,12 @@ interface ClassifierOptions {
 /** Defaults of each architecture, chosen so that a default run reaches its accuracy on spam-assassin in minutes. */
 const DEFAULTS: Record<ClassifierArchitecture, { epochs: number; maxLen: number; lr: number; width: number; layers: number }> = {
   lstm: { epochs: 6, maxLen: 64, lr: 5e-3, width: 64, layers: 2 },
-  transformer: { epochs: 3, maxLen: 64, lr: 2e-3, width: 64, layers: 2 },
+  transformer: { epochs: 5, maxLen: 64, lr: 2e-3, width: 64, layers: 2 },
 };
 
 const DESCRIPTIONS: Record<ClassifierArchitecture, string> = {
   lstm: 'train the LSTM text classifier (word embedding, stacked LSTMs, linear head on the last state) and report test accuracy, precision and recall',
-  transformer: 'train the BERT-style Transformer encoder classifier (read out at a learned [CLS] position) and report test accuracy, precision and recall',
+  transformer: 'train the BERT-style Transformer encoder classifier (read out at a learned [CLS] position plus the mean of the token positions) and report test accuracy, precision and recall',
 };
 
 /** Adds `train lstm` and `train transformer` under `train`. */
@@ -65,7 +67,12 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
   if (architecture === 'transformer') {
     command
       .option('--heads <n>', 'attention heads per layer; must divide --width', positiveInteger, 4)
-      .option('--dropout <x>', 'dropout probability after the embeddings and inside each layer, at least 0 and below 1', dropoutProbability, 0.1);
+      .option('--dropout <x>', 'dropout probability after the embeddings and inside each layer, at least 0 and below 1', dropoutProbability, 0.1)
+      .addOption(
+        new Option('--readout <kind>', 'what the head reads: the [CLS] position (cls), the mean of the token positions (mean) or their sum (cls+mean)')
+          .choices([...TRANSFORMER_READOUTS])
+          .default('cls+mean'),
+      );
   }
   command
     .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
@@ -101,6 +108,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
     heads: options.heads ?? 1,
     maxLength: options.maxLen,
     dropout: options.dropout ?? 0,
+    ...(options.readout ? { readout: options.readout } : {}),
     seed: options.seed,
   };
   const started = performance.now();

@@ -3,7 +3,7 @@
  * BERT-style Transformer encoder of @metagrad/models.
  */
 import type { Tensor } from '@metagrad/autodiff';
-import { type Module, lstmClassifier, transformerClassifier } from '@metagrad/models';
+import { type Module, type TransformerReadout, lstmClassifier, transformerClassifier } from '@metagrad/models';
 
 /** Architectures of `metagrad train lstm` and `metagrad train transformer`. */
 export type ClassifierArchitecture = 'lstm' | 'transformer';
@@ -23,6 +23,8 @@ export interface ClassifierConfig {
   maxLength: number;
   /** Dropout probability (Transformer only). */
   dropout: number;
+  /** Input of the Transformer's head (Transformer only). Default 'cls'. */
+  readout?: TransformerReadout;
   seed: number;
 }
 
@@ -56,6 +58,7 @@ export function buildTextClassifier(config: ClassifierConfig): TextClassifier {
     maxLen: config.maxLength,
     numClasses: config.numClasses,
     dropout: config.dropout,
+    readout: config.readout ?? 'cls',
     seed: config.seed,
   });
   // The Transformer masks every position whose id is padding, so it needs no lengths.

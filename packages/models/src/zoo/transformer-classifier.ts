@@ -1,5 +1,8 @@
-/** A BERT-style sequence classifier: a Transformer encoder read out at a learned [CLS] position. */
-import { type Tensor, concat, expand, slice, zeros } from '@metagrad/autodiff';
+/**
+ * A BERT-style sequence classifier: a Transformer encoder read out at a learned [CLS] position,
+ * at the mean of the token positions, or at both.
+ */
+import { type Tensor, add, concat, expand, mul, slice, sum, tensor, zeros } from '@metagrad/autodiff';
 import * as init from '../init';
 import { Module } from '../module';
 import { type LayerOptions, layerGenerator } from '../layers/common';
@@ -25,12 +28,25 @@ export interface TransformerClassifierOptions extends LayerOptions {
   paddingIdx?: number;
   /** Dropout probability after the embeddings and inside every layer. Default 0.1. */
   dropout?: number;
+  /**
+   * Input of the head: 'cls' (default) the encoded [CLS] position, 'mean' the mean of the
+   * encoded token positions that are not padding, 'cls+mean' the sum of the two.
+   */
+  readout?: TransformerReadout;
 }
+
+/** Input of a TransformerClassifier's head, as described at TransformerClassifierOptions.readout. */
+export type TransformerReadout = 'cls' | 'mean' | 'cls+mean';
+
+/** The accepted values of TransformerClassifierOptions.readout. */
+export const TRANSFORMER_READOUTS: readonly TransformerReadout[] = ['cls', 'mean', 'cls+mean'];
 
 /**
  * Token ids [N, L] -> logits [N, numClasses]:
  *   x = [cls_token; token_embedding(ids)] + position_embedding   (L + 1 positions)
- *   x = encoder(dropout(x), padding masked);  logits = head(x[:, 0])
+ *   x = encoder(dropout(x), padding masked);  logits = head(x[:, 0])   (readout 'cls')
+ *   logits = head(mean of x over the token positions that are not padding)   (readout 'mean')
+ *   logits = head(x[:, 0] + that mean)   (readout 'cls+mean')
  *
  * The [CLS] vector is a learned parameter `cls_token` [1, 1, dModel] put in front of every
  * sequence, rather than a reserved token id, so the vocabulary needs no extra entry. Positions
@@ -49,6 +65,9 @@ export class TransformerClassifier extends Module {
     super();
     const { vocabSize, dModel, nhead, numLayers, maxLen, numClasses } = options;
     this.paddingIdx = options.paddingIdx ?? 0;
+    if (options.readout !== undefined && !TRANSFORMER_READOUTS.includes(options.readout)) {
+      throw new Error(`TransformerClassifier: invalid readout '${String(options.readout)}'; use one of ${TRANSFORMER_READOUTS.join(', ')}`);
+    }
     const generator = layerGenerator(options);
     const layer = { generator, dtype: options.dtype };
     const dropout = options.dropout ?? 0.1;
@@ -73,12 +92,25 @@ export class TransformerClassifier extends Module {
     const x = this.dropout.forward(this.positionEmbedding.forward(concat([cls, embedded], 1)));
     const padding = rows.map((row) => [false, ...row.map((id) => id === this.paddingIdx)]);
     const encoded = this.encoder.forward(x, { srcKeyPaddingMask: padding });
-    return this.head.forward(slice(encoded, null, 0));
+    const readout = this.options.readout ?? 'cls';
+    if (readout === 'cls') return this.head.forward(slice(encoded, null, 0));
+
+    // Weights [N, L + 1, 1]: 1 / (number of real tokens) at each real token, 0 at [CLS] and padding.
+    const length = padding[0].length;
+    const weights = new Float32Array(batch * length);
+    padding.forEach((row, n) => {
+      const count = Math.max(1, row.filter((isPadding, i) => i > 0 && !isPadding).length);
+      row.forEach((isPadding, i) => {
+        if (i > 0 && !isPadding) weights[n * length + i] = 1 / count;
+      });
+    });
+    const pooled = sum(mul(encoded, tensor(weights, { shape: [batch, length, 1], dtype: encoded.dtype })), 1);
+    return this.head.forward(readout === 'mean' ? pooled : add(pooled, slice(encoded, null, 0)));
   }
 
   override describe(): string {
     const { vocabSize, dModel, nhead, numLayers, maxLen, numClasses } = this.options;
-    return `vocabSize=${vocabSize}, dModel=${dModel}, nhead=${nhead}, numLayers=${numLayers}, maxLen=${maxLen}, numClasses=${numClasses}, paddingIdx=${this.paddingIdx}`;
+    return `vocabSize=${vocabSize}, dModel=${dModel}, nhead=${nhead}, numLayers=${numLayers}, maxLen=${maxLen}, numClasses=${numClasses}, paddingIdx=${this.paddingIdx}, readout=${this.options.readout ?? 'cls'}`;
   }
 }
 
