@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Tensor, add, linear, matmul, transpose } from '@metagrad/autodiff';
+import { type Tensor, add, batchedLinear, expand, linear, matmul, transpose, unsqueeze } from '@metagrad/autodiff';
 import { RUNS, checkGradients, constant, expectClose, leaf, rangeArb, sizeOf, valuesArb, valuesOf } from './helpers';
 
 /** Generates float64 leaves of the given shapes. */
@@ -92,5 +92,38 @@ describe('linear', () => {
 
   test('bias of the wrong size is rejected', () => {
     expect(() => linear(leaf([1, 2], [1, 2]), leaf([1, 2, 3, 4], [2, 2]), leaf([1, 2, 3], [3]))).toThrow('linear: bias must have shape [2], got [3]');
+  });
+});
+
+describe('batchedLinear', () => {
+  test.each([true, false])('matches matmul and add (bias %s)', (bias) => {
+    const shapes = bias ? [[2, 3, 4], [2, 5, 4], [2, 5]] : [[2, 3, 4], [2, 5, 4]];
+    fc.assert(
+      fc.property(operandsArb(...shapes), (inputs) => {
+        const [x, weight, b] = inputs;
+        const product = matmul(x, transpose(weight));
+        const expected = b ? add(product, unsqueeze(b, 1)) : product;
+
+        expectClose(valuesOf(batchedLinear(x, weight, b)), valuesOf(expected), 1e-12, 1e-14);
+        checkGradients((...args) => batchedLinear(args[0], args[1], args[2]), inputs);
+      }),
+      RUNS,
+    );
+  });
+
+  test('gradcheck of broadcast weight and bias', () => {
+    const f = (x: Tensor, weight: Tensor, b: Tensor) => batchedLinear(x, expand(unsqueeze(weight, 0), [3, 2, 2]), expand(unsqueeze(b, 0), [3, 2]));
+
+    checkGradients(f, [leaf([1, -2, 3, 0.5, -1, 2, 0.3, 0.7, -0.4, 1.1, 0.2, -0.6], [3, 2, 2]), leaf([0.1, -0.2, 0.3, 0.4], [2, 2]), leaf([1, -1], [2])]);
+  });
+
+  test('rejects a weight that does not fit', () => {
+    expect(() => batchedLinear(leaf([1, 2, 3, 4], [2, 1, 2]), leaf([1, 2, 3, 4], [1, 2, 2]))).toThrow(
+      'batchedLinear: weight [1, 2, 2] does not fit input [2, 1, 2]; the input must be [B, N, inFeatures] and the weight [B, outFeatures, inFeatures]',
+    );
+  });
+
+  test('rejects a bias of the wrong shape', () => {
+    expect(() => batchedLinear(leaf([1, 2], [1, 1, 2]), leaf([1, 2, 3, 4], [1, 2, 2]), leaf([1, 2], [2]))).toThrow('batchedLinear: bias must have shape [1, 2], got [2]');
   });
 });

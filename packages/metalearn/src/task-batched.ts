@@ -3,7 +3,7 @@
  * loop of T tasks runs as one pass of batched matrix products instead of T passes of small ones.
  *
  * The shared weights W [out, in] are broadcast to per-task weights [T, out, in] (a view, no
- * copy), and each Linear layer computes x [T, N, in] @ W_tᵀ [T, in, out] with a batched matmul.
+ * copy), and each Linear layer computes x_t W_tᵀ + b_t for every task t at once with batchedLinear.
  * Because the tasks do not interact, the gradient of the sum of the per-task losses with
  * respect to the per-task weights holds, in row t, the gradient of task t's own loss: one
  * backward pass yields every task's inner gradient.
@@ -11,7 +11,7 @@
  * Supported models are a Linear layer, or a Sequential of Linear layers and elementwise
  * activations (ReLU, Tanh, Sigmoid, LeakyReLU, GELU, Identity). Other modules adapt per task.
  */
-import { type Tensor, add, expand, linear, matmul, mean, reshape, transpose, unsqueeze } from '@metagrad/autodiff';
+import { type Tensor, batchedLinear, expand, linear, mean, reshape, unsqueeze } from '@metagrad/autodiff';
 import { GELU, Identity, LeakyReLU, Linear, type Module, ReLU, Sequential, Sigmoid, Tanh, crossEntropy } from '@metagrad/models';
 import { formatShape } from '@metagrad/kernels';
 import type { LossFunction } from './learner';
@@ -86,10 +86,10 @@ export function taskBatchedForward(module: Module, parameters: ReadonlyMap<strin
 function taskLinear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (weight.ndim === 2 && (bias === null || bias.ndim === 1)) return linear(x, weight, bias);
 
-  const perTaskWeight = weight.ndim === 2 ? expandToTasks(weight, x.shape[0]) : weight;
-  const product = matmul(x, transpose(perTaskWeight, 1, 2));
-  if (bias === null) return product;
-  return add(product, bias.ndim === 2 ? unsqueeze(bias, 1) : bias);
+  const tasks = x.shape[0];
+  const perTaskWeight = weight.ndim === 2 ? expandToTasks(weight, tasks) : weight;
+  const perTaskBias = bias === null || bias.ndim === 2 ? bias : expandToTasks(bias, tasks);
+  return batchedLinear(x, perTaskWeight, perTaskBias);
 }
 
 /**

@@ -13,7 +13,7 @@ export {
   squeeze, stack, sumToShape, transpose, unsqueeze,
 } from './shape';
 export { type EmbeddingOptions, type IndexLike, embedding, gather, indexAdd, indexSelect, scatterAdd } from './indexing';
-export { linear, matmul } from './linalg';
+export { batchedLinear, linear, matmul } from './linalg';
 export { type AvgPoolArgs, type Conv2dArgs, type PoolArgs, avgPool2d, conv2d, conv2dBackwardFilter, conv2dBackwardInput, maxPool2d } from './conv';
 export { type DropoutOptions, dropout } from './dropout';
 export { fusedLstmCell } from './lstm-cell';

@@ -77,3 +77,41 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     ];
   });
 }
+
+/**
+ * A batch of affine maps, one per leading index, as torch.baddbmm(bias, x, Wᵀ): x [B, N, in],
+ * weight [B, out, in] and bias [B, out] or none; returns [B, N, out] with
+ * result[b] = x[b]·weight[b]ᵀ + bias[b]. MAML's task-batched inner loop runs every task's
+ * adapted layer with it. One op instead of four (transpose, matmul, unsqueeze, add), so the
+ * graphs that second-order MAML records and differentiates again are smaller.
+ * VJP: dx = grad·W, dW = gradᵀ·x and db = the sum of grad over N, each per batch index.
+ */
+export function batchedLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  requireTensor('batchedLinear', x, 'input');
+  requireTensor('batchedLinear', weight, 'weight');
+  const fits = x.ndim === 3 && weight.ndim === 3 && weight.shape[0] === x.shape[0] && weight.shape[2] === x.shape[2];
+  if (!fits) {
+    throw new Error(
+      `batchedLinear: weight ${k.formatShape(weight.shape)} does not fit input ${k.formatShape(x.shape)}; ` +
+        'the input must be [B, N, inFeatures] and the weight [B, outFeatures, inFeatures]',
+    );
+  }
+  const [batch, , inFeatures] = x.shape;
+  const outFeatures = weight.shape[1];
+  if (bias && (bias.ndim !== 2 || bias.shape[0] !== batch || bias.shape[1] !== outFeatures)) {
+    throw new Error(`batchedLinear: bias must have shape [${batch}, ${outFeatures}], got ${k.formatShape(bias.shape)}`);
+  }
+
+  const [batchStride, rowStride, columnStride] = weight.stride;
+  const weightT = { data: weight.data, shape: [batch, inFeatures, outFeatures], stride: [batchStride, columnStride, rowStride], offset: weight.offset };
+  const product = k.matmul(x, weightT);
+  if (bias) k.add(product, { data: bias.data, shape: [batch, 1, outFeatures], stride: [bias.stride[0], 0, bias.stride[1]], offset: bias.offset }, product);
+  const result = Tensor.fromView(product);
+
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record('batchedLinear', result, inputs, (grad) => [
+    x.requiresGrad ? matmul(grad, weight) : null,
+    weight.requiresGrad ? matmul(transpose(grad), x) : null,
+    bias?.requiresGrad ? sum(grad, 1) : null,
+  ]);
+}
