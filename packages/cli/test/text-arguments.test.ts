@@ -28,6 +28,7 @@ describe('text command arguments', () => {
     expect(out).toContain('--heads');
     expect(out).toContain('--dropout');
     expect(out).toContain('--readout');
+    expect(out).toContain('--weight-decay');
     expect(out).toContain('default: "cls+mean"');
   });
 
@@ -57,6 +58,7 @@ describe('text command arguments', () => {
     [['train', 'transformer', '--dropout', '1'], 'Expected a number of at least 0 and below 1'],
     [['train', 'transformer', '--readout', 'max'], 'Allowed choices are cls, mean, cls+mean.'],
     [['train', 'lstm', '--readout', 'mean'], "unknown option '--readout'"],
+    [['train', 'lstm', '--weight-decay', '-0.1'], "option '--weight-decay <x>' argument '-0.1' is invalid"],
     [['train', 'lm', '--arch', 'gru'], 'Allowed choices are lstm, transformer.'],
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],

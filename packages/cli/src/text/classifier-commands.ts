@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { TRANSFORMER_READOUTS, type TransformerReadout } from '@metagrad/models';
-import { positiveInteger, positiveNumber, seedNumber } from '../options';
+import { nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { prepareOutputPaths } from '../output-paths';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
 import { TEXT_DATASETS, loadTextClassificationTask } from './classification-task';
@@ -27,6 +27,7 @@ interface ClassifierOptions {
   dropout: number;
   readout?: TransformerReadout;
   clipNorm: number;
+  weightDecay: number;
   save?: string;
   report?: string;
   progress: boolean;
@@ -76,6 +77,7 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
   }
   command
     .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
+    .option('--weight-decay <x>', 'decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 trains with plain Adam', nonNegativeNumber, 0)
     .option('--save <file>', 'write the trained weights, with the tokenizer and sizes in their metadata, to this .safetensors file')
     .option('--report <dir>', 'write loss.svg, accuracy.svg, confusion.svg and summary.json into this directory')
     .option('--no-progress', 'do not draw progress bars')
@@ -127,7 +129,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
       command: process.argv.slice(2).join(' '),
       dataset: task.name,
       model,
-      config: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, clipNorm: options.clipNorm, testFraction: options.testFraction, trainTexts: task.train.sequences.length, testTexts: task.test.sequences.length },
+      config: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, clipNorm: options.clipNorm, weightDecay: options.weightDecay, testFraction: options.testFraction, trainTexts: task.train.sequences.length, testTexts: task.test.sequences.length },
       epochs: result.epochs.map((e) => ({ epoch: e.epoch, meanTrainLoss: e.meanLoss, trainSeconds: e.trainSeconds, textsPerSecond: e.textsPerSecond, ...e.evaluation })),
       classNames: task.classNames,
       totalSeconds,

@@ -3,7 +3,7 @@
  * `metagrad train transformer`, usable from code as well.
  */
 import { textLoader } from '@metagrad/data';
-import { Adam, clipGradNorm, crossEntropy } from '@metagrad/models';
+import { Adam, AdamW, clipGradNorm, crossEntropy } from '@metagrad/models';
 import { stopIfDiverged } from '../divergence';
 import { evaluating } from '../evaluation-mode';
 import { startEpochProgress } from '../progress';
@@ -21,6 +21,8 @@ export interface ClassifierTrainingConfig {
   lr: number;
   /** Maximum norm of all gradients together; larger steps are scaled down to it. */
   clipNorm: number;
+  /** Decoupled weight decay of AdamW; 0 (the default) trains with plain Adam. */
+  weightDecay?: number;
   /** Draw progress bars on stderr. Default true. */
   progress?: boolean;
   /** Called with a line of text after each epoch. */
@@ -59,7 +61,7 @@ export interface ClassifierTrainingResult {
 }
 
 /**
- * Trains a fresh classifier with the sizes in `model` on the training part of `task` with Adam,
+ * Trains a fresh classifier with the sizes in `model` on the training part of `task` with Adam (AdamW with weight decay),
  * in length-bucketed batches, and evaluates it on the test part after every epoch. The warm-up
  * keeps the first steps of a post-norm Transformer stable. The cosine decay lets the last epochs
  * take small steps around a minimum instead of jumping between neighbouring ones.
@@ -67,7 +69,8 @@ export interface ClassifierTrainingResult {
 export function trainTextClassifier(task: TextClassificationTask, model: ClassifierConfig, config: ClassifierTrainingConfig): ClassifierTrainingResult {
   const classifier = buildTextClassifier(model);
   const parameters = classifier.module.parameters();
-  const optimizer = new Adam(parameters, { lr: config.lr });
+  const weightDecay = config.weightDecay ?? 0;
+  const optimizer = weightDecay > 0 ? new AdamW(parameters, { lr: config.lr, weightDecay }) : new Adam(parameters, { lr: config.lr });
   const loader = textLoader(task.train.sequences, task.train.labels, { maxLength: model.maxLength, batchSize: config.batchSize, seed: model.seed });
   const losses: number[] = [];
   const epochs: ClassifierEpoch[] = [];
