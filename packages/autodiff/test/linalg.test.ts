@@ -123,6 +123,16 @@ describe('batchedLinear', () => {
     );
   });
 
+  test('rejects a bias that is not a tensor', () => {
+    expect(() => batchedLinear(leaf([1, 2], [1, 1, 2]), leaf([1, 2, 3, 4], [1, 2, 2]), [1, 2] as unknown as Tensor)).toThrow('batchedLinear: the bias must be a Tensor, got an array');
+  });
+
+  test('rejects mixed dtypes', () => {
+    const x = leaf([1, 2], [1, 1, 2]).to('float32');
+
+    expect(() => batchedLinear(x, leaf([1, 2, 3, 4], [1, 2, 2]))).toThrow('batchedLinear: dtypes differ: input float32, weight float64; convert them with .to()');
+  });
+
   test('rejects a bias of the wrong shape', () => {
     expect(() => batchedLinear(leaf([1, 2], [1, 1, 2]), leaf([1, 2, 3, 4], [1, 2, 2]), leaf([1, 2], [2]))).toThrow('batchedLinear: bias must have shape [1, 2], got [2]');
   });

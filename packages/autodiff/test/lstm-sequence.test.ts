@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import {
-  type Tensor, concat, fusedLstmCell, grad, linear, lstmSequence, mul, narrow, permute, randn, slice, stack, sum, where, zeros,
+  type Tensor, concat, fusedLstmCell, grad, linear, lstmSequence, mul, narrow, permute, randn, slice, stack, sum, tensor, where, zeros,
 } from '@metagrad/autodiff';
 import { RUNS, checkGradients, expectClose, valuesOf } from './helpers';
 
@@ -105,6 +105,23 @@ describe('lstmSequence', () => {
     );
   });
 
+  test('lengths are copied at forward time', () => {
+    const inputs = operands(3, 2, 2, 50);
+    const lengths = [3, 1];
+    const result = lstmSequence5(inputs, lengths);
+    const expected = gradientsOf((...x: Tensor[]) => lstmSequence5(x, [3, 1]), inputs, 51);
+
+    lengths[1] = 3;
+    const weights = randn(result.shape, { dtype: 'float64', seed: 51 });
+    grad(sum(mul(result, weights)), inputs).map(valuesOf).forEach((gradient, i) => expectClose(gradient, expected[i], 1e-12, 1e-14));
+  });
+
+  test('lengths as a tensor', () => {
+    const inputs = operands(3, 2, 2, 60);
+
+    expect(valuesOf(lstmSequence(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], { lengths: tensor([3, 1]) }))).toEqual(valuesOf(lstmSequence5(inputs, [3, 1])));
+  });
+
   test('float32 operands, float32 result', () => {
     const result = lstmSequence(zeros([2, 1, 4]), zeros([4, 1]), null, zeros([1, 1]), zeros([1, 1]));
 
@@ -123,6 +140,7 @@ describe('lstmSequence', () => {
 
     expect(run([1, 3])).toThrow('lstmSequence: length 3 of sequence 1 must be an integer in [1, 2]');
     expect(run([1])).toThrow('lstmSequence: got 1 lengths for 2 sequences');
+    expect(run(['2', 1] as unknown as number[])).toThrow('lstmSequence: length "2" of sequence 0 must be an integer in [1, 2]');
   });
 });
 

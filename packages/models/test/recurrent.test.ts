@@ -250,6 +250,34 @@ describe('recurrent lengths', () => {
     });
   });
 
+  test.each<[Kind, RNNOptions]>([
+    ['LSTM', { numLayers: 2, bidirectional: true }],
+    ['GRU', { batchFirst: true }],
+  ])('%s: NaN in padding reaches no gradient', (kind, options) => {
+    const layer = build(kind, 2, 3, { seed: 4, ...options });
+    const values = normal(options.batchFirst ? [3, 5, 2] : [5, 3, 2], 5).toTypedArray();
+    lengths.forEach((length, row) => {
+      for (let t = length; t < 5; t++) {
+        const at = options.batchFirst ? (row * 5 + t) * 2 : (t * 3 + row) * 2;
+        values[at] = NaN;
+      }
+    });
+    const input = tensor(values, { shape: options.batchFirst ? [3, 5, 2] : [5, 3, 2], requiresGrad: true });
+
+    const [output] = run(layer, input, [], { lengths });
+    output.sum().backward();
+
+    for (const parameter of layer.parameters()) expect(Array.from(parameter.grad!.toTypedArray()).every(Number.isFinite)).toBe(true);
+    expect(Array.from(output.toTypedArray()).every(Number.isFinite)).toBe(true);
+  });
+
+  test('null lengths mean no padding', () => {
+    const lstm = new LSTM(2, 3, { dtype: 'float64', seed: 8 });
+    const input = normal([4, 2, 2], 2);
+
+    expect(Array.from(lstm.forward(input, null, { lengths: null }).output.toTypedArray())).toEqual(Array.from(lstm.forward(input).output.toTypedArray()));
+  });
+
   test('full lengths change nothing', () => {
     const lstm = new LSTM(2, 3, { dtype: 'float64', seed: 8, bidirectional: true });
     const input = normal([4, 2, 2], 2);

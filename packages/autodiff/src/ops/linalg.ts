@@ -89,6 +89,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 export function batchedLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   requireTensor('batchedLinear', x, 'input');
   requireTensor('batchedLinear', weight, 'weight');
+  if (bias) requireTensor('batchedLinear', bias, 'bias');
+  if (x.dtype !== weight.dtype || (bias && bias.dtype !== x.dtype)) {
+    throw new Error(`batchedLinear: dtypes differ: input ${x.dtype}, weight ${weight.dtype}${bias ? `, bias ${bias.dtype}` : ''}; convert them with .to()`);
+  }
   const fits = x.ndim === 3 && weight.ndim === 3 && weight.shape[0] === x.shape[0] && weight.shape[2] === x.shape[2];
   if (!fits) {
     throw new Error(

@@ -8,7 +8,7 @@
  * keeps each step's gate gradient in one [T, N, 4 * hidden] array, and then computes the
  * recurrent weight's gradient with a single product:
  *   dW_hh = dGatesᵀ · H_entering     ([4H, T*N] x [T*N, H])
- * where H_entering holds the hidden state that entered each step.
+ * where H_entering contains the hidden state that entered each step.
  *
  * The step itself is the fused cell of ./lstm-cell.ts, with gates in PyTorch's order i, f, g, o.
  *
@@ -38,7 +38,7 @@ export interface LstmSequenceOptions {
    * Number of valid steps of each sequence, each in [1, T]. At a step t >= lengths[n], row n keeps
    * its state unchanged, as PyTorch's packed sequences do. Default: every step of every row is valid.
    */
-  lengths?: ArrayLike<number> | null;
+  lengths?: ArrayLike<number> | Tensor | null;
   /** Run from the last step to the first, as the backward direction of a bidirectional LSTM. Default false. */
   reverse?: boolean;
 }
@@ -77,10 +77,11 @@ export function lstmSequence(
   cell: Tensor,
   options: LstmSequenceOptions = {},
 ): Tensor {
-  checkSequenceOperands(inputGates, weightHh, biasHh, hidden, cell, options.lengths ?? null);
+  // A copy of the lengths, so that changing the caller's array cannot change the backward pass.
+  const lengths = options.lengths == null ? null : Array.from(options.lengths instanceof Tensor ? options.lengths.toTypedArray() : options.lengths);
+  checkSequenceOperands(inputGates, weightHh, biasHh, hidden, cell, lengths);
   const [steps, rows] = inputGates.shape;
   const order = Array.from({ length: steps }, (_, i) => (options.reverse ? steps - 1 - i : i));
-  const lengths = options.lengths ?? null;
 
   const { states, saved } = forwardSteps(inputGates, weightHh, biasHh, hidden, cell, order, lengths);
   const result = new Tensor(states, [steps, rows, 2 * hidden.shape[1]]);
@@ -387,8 +388,8 @@ function checkSequenceOperands(
   if (lengths === null) return;
   if (lengths.length !== rows) throw new Error(`lstmSequence: got ${lengths.length} lengths for ${rows} sequences; give one length per sequence`);
   for (let n = 0; n < rows; n++) {
-    if (!Number.isInteger(lengths[n]) || lengths[n] < 1 || lengths[n] > steps) {
-      throw new Error(`lstmSequence: length ${lengths[n]} of sequence ${n} must be an integer in [1, ${steps}], the number of steps`);
+    if (typeof lengths[n] !== 'number' || !Number.isInteger(lengths[n]) || lengths[n] < 1 || lengths[n] > steps) {
+      throw new Error(`lstmSequence: length ${JSON.stringify(lengths[n])} of sequence ${n} must be an integer in [1, ${steps}], the number of steps`);
     }
   }
 }

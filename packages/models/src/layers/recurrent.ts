@@ -46,7 +46,7 @@ export interface SequenceOptions {
    * sequence's length are padding: they leave its state unchanged and get zeros in the output,
    * as PyTorch's packed sequences do.
    */
-  lengths?: ArrayLike<number> | Tensor;
+  lengths?: ArrayLike<number> | Tensor | null;
 }
 
 /** The result of RNN and GRU: every step's top-layer hidden state, and each layer's last state. */
@@ -165,7 +165,7 @@ export abstract class RecurrentBase extends Module {
    */
   protected run(input: Tensor, initial: ReadonlyArray<Tensor | null>, options: SequenceOptions): { output: Tensor; finals: Tensor[] } {
     const unbatched = this.checkInput(input);
-    if (unbatched && options.lengths !== undefined) {
+    if (unbatched && options.lengths != null) {
       throw new Error(`${this.constructor.name}: lengths need a batch axis, but the input ${formatShape(input.shape)} is unbatched`);
     }
     const batched = unbatched ? unsqueeze(input, 1) : input;
@@ -173,9 +173,11 @@ export abstract class RecurrentBase extends Module {
     const steps = batched.shape[timeAxis];
     const batchSize = batched.shape[1 - timeAxis];
     const states = initial.map((state) => (state === null ? null : this.checkState(state, batchSize, unbatched)));
-    const masks = options.lengths === undefined ? null : stepMasks(this.constructor.name, options.lengths, steps, batchSize, input);
+    const masks = options.lengths == null ? null : stepMasks(this.constructor.name, options.lengths, steps, batchSize, input);
 
-    let layerInput = batched;
+    // Padded positions are zeroed before the input projection, which covers every step: a NaN there
+    // would otherwise reach W_ih's gradient as 0 * NaN, though the step itself is skipped.
+    let layerInput = masks ? where(paddingMask(masks.lengths, steps, batchSize, input, timeAxis), batched, 0) : batched;
     const finals: Tensor[][] = initial.map(() => []);
     for (let layer = 0; layer < this.numLayers; layer++) {
       const outputs: Tensor[] = [];
@@ -331,7 +333,7 @@ export class LSTM extends RecurrentBase {
 
     // Padded steps output zeros; the state they carried through is still the final state.
     let output = narrow(states, 2, 0, size);
-    if (how.masks) output = where(paddingMask(how.masks.lengths, steps, rows, input), output, 0);
+    if (how.masks) output = where(paddingMask(how.masks.lengths, steps, rows, input, 0), output, 0);
     const last = slice(states, how.reverse ? 0 : steps - 1);
     return {
       output: how.timeAxis === 0 ? output : transpose(output, 0, 1),
@@ -409,10 +411,18 @@ function stepMasks(layer: string, lengths: ArrayLike<number> | Tensor, steps: nu
   };
 }
 
-/** Returns a [T, N, 1] mask: 1 where step t is inside row n's sequence, 0 where it is padding. */
-function paddingMask(lengths: readonly number[], steps: number, rows: number, like: Tensor): Tensor {
-  const mask = zeros([steps, rows, 1], { dtype: like.dtype });
-  for (let t = 0; t < steps; t++) lengths.forEach((length, n) => (mask.data[t * rows + n] = t < length ? 1 : 0));
+/**
+ * Returns a mask that is 1 where step t is inside row n's sequence and 0 where it is padding:
+ * [T, N, 1] for timeAxis 0, [N, T, 1] for timeAxis 1.
+ */
+function paddingMask(lengths: readonly number[], steps: number, rows: number, like: Tensor, timeAxis: number): Tensor {
+  const mask = zeros(timeAxis === 0 ? [steps, rows, 1] : [rows, steps, 1], { dtype: like.dtype });
+  for (let t = 0; t < steps; t++) {
+    for (let n = 0; n < rows; n++) {
+      const at = timeAxis === 0 ? t * rows + n : n * steps + t;
+      mask.data[at] = t < lengths[n] ? 1 : 0;
+    }
+  }
   return mask;
 }
 

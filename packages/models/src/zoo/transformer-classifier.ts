@@ -97,7 +97,7 @@ export class TransformerClassifier extends Module {
 
     // Weights [N, L + 1, 1]: 1 / (number of real tokens) at each real token, 0 at [CLS] and padding.
     const length = padding[0].length;
-    const weights = new Float32Array(batch * length);
+    const weights = encoded.dtype === 'float64' ? new Float64Array(batch * length) : new Float32Array(batch * length);
     padding.forEach((row, n) => {
       const count = Math.max(1, row.filter((isPadding, i) => i > 0 && !isPadding).length);
       row.forEach((isPadding, i) => {
