@@ -23,14 +23,10 @@ import { record } from '../graph';
 import { Tensor } from '../tensor';
 import { add, where } from './arithmetic';
 import { linear, matmul } from './linalg';
-import { lstmCellBackward, logistic } from './lstm-cell';
+import { cellBackwardRow, cellForwardRow, lstmCellBackward, matrixOf } from './lstm-cell';
 import { requireTensor } from './operands';
 import { sum } from './reduction';
 import { concat, narrow, reshape, slice, stack, transpose } from './shape';
-
-// Loops read Math through this module binding, not the global: under Jest's vm sandbox every
-// global lookup in a loop is slow.
-const math = Math;
 
 /** Options of `lstmSequence`. */
 export interface LstmSequenceOptions {
@@ -57,12 +53,12 @@ interface Saved {
 }
 
 /**
- * Runs an LSTM over a sequence:
- *   inputGates [T, N, 4 * hidden]  the input projection x W_ihᵀ + b_ih of every step
- *   weightHh   [4 * hidden, hidden] and biasHh [4 * hidden] (or null)
- *   hidden, cell [N, hidden]       the state before the first step
- * and returns the state after every step, [T, N, 2 * hidden]: h' in the first `hidden` columns and
- * c' in the rest. Step t computes
+ * Runs an LSTM over a sequence and returns the state after every step, [T, N, 2 * hidden], with h'
+ * in the first `hidden` columns and c' in the rest. The operands are:
+ *   inputGates [T, N, 4 * hidden]    the input projection x W_ihᵀ + b_ih of every step
+ *   weightHh [4 * hidden, hidden]    the recurrent weight, and biasHh [4 * hidden] or null
+ *   hidden, cell [N, hidden]         the state before the first step
+ * Step t computes
  *   z = inputGates[t] + h W_hhᵀ + b_hh;  i, f, o = sigmoid(z_i, z_f, z_o), g = tanh(z_g)
  *   c' = f * c + i * g;  h' = o * tanh(c')
  * The last state visited (step T - 1, or step 0 with `reverse`) is the layer's final state.
@@ -109,7 +105,10 @@ interface SequenceGradients {
   cell: Tensor;
 }
 
-/** Runs the recurrence with typed-array loops and one GEMM per step; returns the states and what backward needs. */
+/**
+ * Runs the recurrence with typed-array loops and one GEMM per step; returns the states and what
+ * backward needs. Each step is the fused cell's row function, cellForwardRow.
+ */
 function forwardSteps(
   inputGates: Tensor,
   weightHh: Tensor,
@@ -126,56 +125,31 @@ function forwardSteps(
   const gates = k.allocateData(dtype, steps * rows * 5 * size);
   const entering = k.allocateData(dtype, steps * rows * size);
   const recurrent = k.allocateData(dtype, rows * gateWidth);
-  const zi = inputGates.data;
-  const [ziStep, ziRow, ziColumn] = inputGates.stride;
+  const recurrentMatrix = { data: recurrent, offset: 0, rowStride: gateWidth, colStride: 1 };
+  const weightT = { data: weightHh.data, offset: weightHh.offset, rowStride: weightHh.stride[1], colStride: weightHh.stride[0] };
   const bias = biasHh ? biasHh.toTypedArray() : null;
+  const [stepStride, rowStride, colStride] = inputGates.stride;
 
   // h and c address the state before the current step: the initial tensors, then rows of `states`.
-  let h = matrix(hidden);
-  let c = matrix(cell);
+  let h = matrixOf(hidden);
+  let c = matrixOf(cell);
   for (const t of order) {
     // entering[t] = h, and recurrent = h W_hhᵀ, one [N, H] x [H, 4H] product.
     const enteringAt = t * rows * size;
     copyRows(h, rows, size, entering, enteringAt);
-    const weightT = { data: weightHh.data, offset: weightHh.offset, rowStride: weightHh.stride[1], colStride: weightHh.stride[0] };
-    k.gemm(rows, gateWidth, size, { data: entering, offset: enteringAt, rowStride: size, colStride: 1 }, weightT, { data: recurrent, offset: 0, rowStride: gateWidth, colStride: 1 }, false);
+    k.gemm(rows, gateWidth, size, { data: entering, offset: enteringAt, rowStride: size, colStride: 1 }, weightT, recurrentMatrix, false);
 
+    const stepGates = { data: inputGates.data, offset: inputGates.offset + t * stepStride, rowStride, colStride };
     for (let n = 0; n < rows; n++) {
       const stateAt = (t * rows + n) * 2 * size;
-      const savedAt = (t * rows + n) * 5 * size;
-      if (lengths !== null && t >= lengths[n]) {
-        // Past the end of row n: carry h and c through unchanged.
-        for (let j = 0; j < size; j++) {
-          states[stateAt + j] = h.data[h.offset + n * h.rowStride + j * h.colStride];
-          states[stateAt + size + j] = c.data[c.offset + n * c.rowStride + j * c.colStride];
-        }
+      if (lengths === null || t < lengths[n]) {
+        cellForwardRow(n, size, stepGates, recurrentMatrix, bias, c, gates, (t * rows + n) * 5 * size, states, stateAt);
         continue;
       }
-      const ziAt = inputGates.offset + t * ziStep + n * ziRow;
-      const recurrentAt = n * gateWidth;
+      // Past the end of row n: carry h and c through unchanged.
       for (let j = 0; j < size; j++) {
-        // z of gate block b at column b * size + j: input projection + recurrent projection + bias.
-        const zAt = ziAt + j * ziColumn;
-        const blockStep = size * ziColumn;
-        const r = recurrentAt + j;
-        const b0 = bias === null ? 0 : bias[j];
-        const b1 = bias === null ? 0 : bias[size + j];
-        const b2 = bias === null ? 0 : bias[2 * size + j];
-        const b3 = bias === null ? 0 : bias[3 * size + j];
-        const inputGate = logistic(zi[zAt] + recurrent[r] + b0);
-        const forgetGate = logistic(zi[zAt + blockStep] + recurrent[r + size] + b1);
-        const candidate = math.tanh(zi[zAt + 2 * blockStep] + recurrent[r + 2 * size] + b2);
-        const outputGate = logistic(zi[zAt + 3 * blockStep] + recurrent[r + 3 * size] + b3);
-        const nextCell = forgetGate * c.data[c.offset + n * c.rowStride + j * c.colStride] + inputGate * candidate;
-        const squashedCell = math.tanh(nextCell);
-
-        gates[savedAt + j] = inputGate;
-        gates[savedAt + size + j] = forgetGate;
-        gates[savedAt + 2 * size + j] = candidate;
-        gates[savedAt + 3 * size + j] = outputGate;
-        gates[savedAt + 4 * size + j] = squashedCell;
-        states[stateAt + j] = outputGate * squashedCell;
-        states[stateAt + size + j] = nextCell;
+        states[stateAt + j] = h.data[h.offset + n * h.rowStride + j * h.colStride];
+        states[stateAt + size + j] = c.data[c.offset + n * c.rowStride + j * c.colStride];
       }
     }
 
@@ -187,12 +161,10 @@ function forwardSteps(
 
 /**
  * Backpropagation through time with typed-array loops. For grad = [dh' | dc'] of every step it
- * walks the steps backwards, carrying the gradient of the state into the step before:
- *   dc'_total = dc' + carried dc + (dh' + carried dh) * o * (1 - tanh(c')^2)
- *   dz = the gate gradients of the fused cell (see lstmCellBackward)
- *   carried dc = dc'_total * f;  carried dh = dz W_hh
- * A row past its sequence's end passes both gradients through unchanged. After the walk,
- * dW_hh = dzᵀ H_entering and db_hh = the column sums of dz.
+ * walks the steps backwards. Each step adds the gradient carried from the step after it to its
+ * own, and differentiates the fused cell with cellBackwardRow, which gives the gate gradients dz
+ * and the carried dc. The carried dh is dz W_hh. A row past its sequence's end passes both
+ * gradients through unchanged. After the walk, dW_hh = dzᵀ H_entering and db_hh = the column sums of dz.
  */
 function backwardSteps(grad: Tensor, weightHh: Tensor, cell: Tensor, saved: Saved): SequenceGradients {
   const { order, lengths, gates, entering, states } = saved;
@@ -206,51 +178,37 @@ function backwardSteps(grad: Tensor, weightHh: Tensor, cell: Tensor, saved: Save
   const carriedH = k.allocateData(dtype, rows * size);
   const carriedC = k.allocateData(dtype, rows * size);
   const passedH = k.allocateData(dtype, rows * size);
-  const weight = { data: weightHh.data, offset: weightHh.offset, rowStride: weightHh.stride[0], colStride: weightHh.stride[1] };
+  // total = [dh' | dc'] of the current step plus what the step after it carried back, [N, 2H]. It is
+  // float64 whatever the dtype, so these sums are not rounded to float32 before the cell uses them.
+  const total = new Float64Array(rows * stateWidth);
+  const totalMatrix = { data: total, offset: 0, rowStride: stateWidth, colStride: 1 };
 
   for (let position = order.length - 1; position >= 0; position--) {
     const t = order[position];
     const before = position === 0 ? null : order[position - 1];
+    const previousCell = before === null ? matrixOf(cell) : { data: states, offset: before * rows * stateWidth + size, rowStride: stateWidth, colStride: 1 };
     let anyPassed = false;
 
     for (let n = 0; n < rows; n++) {
       const carriedAt = n * size;
       const gradAt = grad.offset + t * gStep + n * gRow;
-      const valid = lengths === null || t < lengths[n];
-      if (!valid) anyPassed = true;
-
       for (let j = 0; j < size; j++) {
-        const gradHidden = g[gradAt + j * gColumn] + carriedH[carriedAt + j];
-        const gradCellOut = g[gradAt + (size + j) * gColumn] + carriedC[carriedAt + j];
-        if (!valid) {
-          passedH[carriedAt + j] = gradHidden;
-          carriedC[carriedAt + j] = gradCellOut;
-          continue;
-        }
-        passedH[carriedAt + j] = 0;
-
-        const savedAt = (t * rows + n) * 5 * size;
-        const inputGate = gates[savedAt + j];
-        const forgetGate = gates[savedAt + size + j];
-        const candidate = gates[savedAt + 2 * size + j];
-        const outputGate = gates[savedAt + 3 * size + j];
-        const squashedCell = gates[savedAt + 4 * size + j];
-        const previousCell = before === null
-          ? cell.data[cell.offset + n * cell.stride[0] + j * cell.stride[1]]
-          : states[(before * rows + n) * stateWidth + size + j];
-        const gradCell = gradCellOut + gradHidden * outputGate * (1 - squashedCell * squashedCell);
-
-        const dAt = (t * rows + n) * gateWidth;
-        dGates[dAt + j] = gradCell * candidate * inputGate * (1 - inputGate);
-        dGates[dAt + size + j] = gradCell * previousCell * forgetGate * (1 - forgetGate);
-        dGates[dAt + 2 * size + j] = gradCell * inputGate * (1 - candidate * candidate);
-        dGates[dAt + 3 * size + j] = gradHidden * squashedCell * outputGate * (1 - outputGate);
-        carriedC[carriedAt + j] = gradCell * forgetGate;
+        total[n * stateWidth + j] = g[gradAt + j * gColumn] + carriedH[carriedAt + j];
+        total[n * stateWidth + size + j] = g[gradAt + (size + j) * gColumn] + carriedC[carriedAt + j];
       }
+
+      if (lengths === null || t < lengths[n]) {
+        passedH.fill(0, carriedAt, carriedAt + size);
+        cellBackwardRow(n, size, totalMatrix, previousCell, gates, (t * rows + n) * 5 * size, dGates, (t * rows + n) * gateWidth, carriedC, carriedAt);
+        continue;
+      }
+      anyPassed = true;
+      passedH.set(total.subarray(n * stateWidth, n * stateWidth + size), carriedAt);
+      carriedC.set(total.subarray(n * stateWidth + size, (n + 1) * stateWidth), carriedAt);
     }
 
     // carried dh = dz_t W_hh ([N, 4H] x [4H, H]), plus dh of the rows that passed it through.
-    k.gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, weight, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
+    k.gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, matrixOf(weightHh), { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
     if (anyPassed) for (let i = 0; i < rows * size; i++) carriedH[i] += passedH[i];
   }
 
@@ -259,7 +217,9 @@ function backwardSteps(grad: Tensor, weightHh: Tensor, cell: Tensor, saved: Save
   const all = steps * rows;
   k.gemm(gateWidth, size, all, { data: dGates, offset: 0, rowStride: 1, colStride: gateWidth }, { data: entering, offset: 0, rowStride: size, colStride: 1 }, { data: weightGrad, offset: 0, rowStride: size, colStride: 1 }, false);
   const biasGrad = k.allocateData(dtype, gateWidth);
-  for (let r = 0; r < all; r++) for (let j = 0; j < gateWidth; j++) biasGrad[j] += dGates[r * gateWidth + j];
+  for (let r = 0; r < all; r++) {
+    for (let j = 0; j < gateWidth; j++) biasGrad[j] += dGates[r * gateWidth + j];
+  }
 
   return {
     gates: new Tensor(dGates, [steps, rows, gateWidth]),
@@ -302,8 +262,9 @@ function recordedBackward(
     const before = position === 0 ? null : order[position - 1];
     const previousH = before === null ? hidden : stateAt(before, 0);
     const previousC = before === null ? cell : stateAt(before, 1);
-    const gradHidden: Tensor = carriedH ? add(narrow(slice(grad, t), 1, 0, size), carriedH) : narrow(slice(grad, t), 1, 0, size);
-    const gradCell: Tensor = carriedC ? add(narrow(slice(grad, t), 1, size, size), carriedC) : narrow(slice(grad, t), 1, size, size);
+    const stepGrad = slice(grad, t);
+    const gradHidden: Tensor = carriedH ? add(narrow(stepGrad, 1, 0, size), carriedH) : narrow(stepGrad, 1, 0, size);
+    const gradCell: Tensor = carriedC ? add(narrow(stepGrad, 1, size, size), carriedC) : narrow(stepGrad, 1, size, size);
 
     const hiddenGates = linear(previousH, weightHh, biasHh);
     const stepGates = gates.subarray(t * rows * 5 * size, (t + 1) * rows * 5 * size);
@@ -341,11 +302,6 @@ function validMask(lengths: ArrayLike<number>, t: number, rows: number, dtype: k
   const mask = k.allocateData(dtype, rows);
   for (let n = 0; n < rows; n++) mask[n] = t < lengths[n] ? 1 : 0;
   return new Tensor(mask, [rows, 1]);
-}
-
-/** Returns a 2-D tensor's data, offset and strides, as k.gemm reads them. */
-function matrix(x: Tensor): k.Matrix {
-  return { data: x.data, offset: x.offset, rowStride: x.stride[0], colStride: x.stride[1] };
 }
 
 /** Copies the [rows, size] matrix `from` into `to` at `at`, row after row. */
