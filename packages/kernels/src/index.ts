@@ -49,5 +49,9 @@ export { matmul } from './matmul';
 export { type Conv2dOptions, type Pair, convGeometry, type ConvGeometry } from './conv-geometry';
 export { conv2d, conv2dBackwardFilter, conv2dBackwardInput } from './conv2d';
 export { im2col, col2im } from './im2col';
+export {
+  type LstmSequenceArrays, type LstmSequenceGradients, type LstmSequenceLayout,
+  lstmCellBackwardRow, lstmCellForwardRow, lstmSequenceBackward, lstmSequenceForward,
+} from './lstm';
 export { type AvgPool2dOptions, type MaxPoolResult, type Pool2dOptions, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool';
 export { erf as erfScalar, erfc as erfcScalar } from './special';

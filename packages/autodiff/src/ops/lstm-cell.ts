@@ -21,10 +21,6 @@ import { sigmoid, tanh } from './math';
 import { requireTensor } from './operands';
 import { concat, narrow } from './shape';
 
-// Loops read Math through this module binding, not the global: under Jest's vm sandbox every
-// global lookup in a loop is slow.
-const math = Math;
-
 /**
  * Computes one LSTM step from the two gate pre-activations [N, 4 * hidden] (the input and the
  * recurrent projections, each with its bias) and the cell state c [N, hidden]. Returns
@@ -39,7 +35,7 @@ export function fusedLstmCell(inputGates: Tensor, hiddenGates: Tensor, cell: Ten
   const saved = k.allocateData(dtype, rows * 5 * hidden);
   const state = k.allocateData(dtype, rows * 2 * hidden);
   for (let n = 0; n < rows; n++) {
-    cellForwardRow(n, hidden, matrixOf(inputGates), matrixOf(hiddenGates), null, matrixOf(cell), saved, n * 5 * hidden, state, n * 2 * hidden);
+    k.lstmCellForwardRow(n, hidden, matrixOf(inputGates), matrixOf(hiddenGates), null, matrixOf(cell), saved, n * 5 * hidden, state, n * 2 * hidden);
   }
 
   const result = new Tensor(state, [rows, 2 * hidden]);
@@ -67,7 +63,7 @@ export function lstmCellBackward(grad: Tensor, inputGates: Tensor, hiddenGates: 
   const gradients = k.allocateData(grad.dtype, rows * 5 * hidden);
   for (let n = 0; n < rows; n++) {
     const row = n * 5 * hidden;
-    cellBackwardRow(n, hidden, matrixOf(grad), matrixOf(cell), saved, row, gradients, row, gradients, row + 4 * hidden);
+    k.lstmCellBackwardRow(n, hidden, matrixOf(grad), matrixOf(cell), saved, row, gradients, row, gradients, row + 4 * hidden);
   }
 
   const result = new Tensor(gradients, [rows, 5 * hidden]);
@@ -135,97 +131,9 @@ function lstmCellSecondOrder(upstream: Tensor, grad: Tensor, inputGates: Tensor,
   return [gradOfGrad, gradOfGates, gradOfCell];
 }
 
-/**
- * Computes one LSTM step for batch row n, with z = the row of `inputGates` + the row of
- * `hiddenGates` + `bias` (a [4 * hidden] array, or null for none). Writes i, f, g, o and tanh(c') to saved[savedAt...] (5 * hidden values) and
- * [h' | c'] to state[stateAt...] (2 * hidden values). fusedLstmCell and lstmSequence share it.
- */
-export function cellForwardRow(
-  n: number,
-  hidden: number,
-  inputGates: k.Matrix,
-  hiddenGates: k.Matrix,
-  bias: k.FloatArray | null,
-  cell: k.Matrix,
-  saved: k.FloatArray,
-  savedAt: number,
-  state: k.FloatArray,
-  stateAt: number,
-): void {
-  // j is the unit within a gate block. Operands may be strided views, so each is read at
-  // offset + n * rowStride + j * colStride, and a gate block starts `hidden` columns after the previous one.
-  const zi = inputGates.data;
-  const zh = hiddenGates.data;
-  const aBlock = hidden * inputGates.colStride;
-  const bBlock = hidden * hiddenGates.colStride;
-  for (let j = 0; j < hidden; j++) {
-    const a = inputGates.offset + n * inputGates.rowStride + j * inputGates.colStride;
-    const b = hiddenGates.offset + n * hiddenGates.rowStride + j * hiddenGates.colStride;
-    const inputGate = logistic(zi[a] + zh[b] + (bias === null ? 0 : bias[j]));
-    const forgetGate = logistic(zi[a + aBlock] + zh[b + bBlock] + (bias === null ? 0 : bias[hidden + j]));
-    const candidate = math.tanh(zi[a + 2 * aBlock] + zh[b + 2 * bBlock] + (bias === null ? 0 : bias[2 * hidden + j]));
-    const outputGate = logistic(zi[a + 3 * aBlock] + zh[b + 3 * bBlock] + (bias === null ? 0 : bias[3 * hidden + j]));
-    const nextCell = forgetGate * cell.data[cell.offset + n * cell.rowStride + j * cell.colStride] + inputGate * candidate;
-    const squashedCell = math.tanh(nextCell);
-
-    saved[savedAt + j] = inputGate;
-    saved[savedAt + hidden + j] = forgetGate;
-    saved[savedAt + 2 * hidden + j] = candidate;
-    saved[savedAt + 3 * hidden + j] = outputGate;
-    saved[savedAt + 4 * hidden + j] = squashedCell;
-    state[stateAt + j] = outputGate * squashedCell;
-    state[stateAt + hidden + j] = nextCell;
-  }
-}
-
-/**
- * Computes the VJP of one LSTM step for batch row n with the formulas of lstmCellBackward. Reads
- * [dh' | dc'] from the row of `grad`, the cell state before the step from the row of `cell` and
- * i, f, g, o and tanh(c') from saved[savedAt...]. Writes dz (4 * hidden values) to dz[dzAt...] and
- * dc to dc[dcAt...]. lstmCellBackward and lstmSequence share it.
- */
-export function cellBackwardRow(
-  n: number,
-  hidden: number,
-  grad: k.Matrix,
-  cell: k.Matrix,
-  saved: k.FloatArray,
-  savedAt: number,
-  dz: k.FloatArray,
-  dzAt: number,
-  dc: k.FloatArray,
-  dcAt: number,
-): void {
-  const g = grad.data;
-  for (let j = 0; j < hidden; j++) {
-    const inputGate = saved[savedAt + j];
-    const forgetGate = saved[savedAt + hidden + j];
-    const candidate = saved[savedAt + 2 * hidden + j];
-    const outputGate = saved[savedAt + 3 * hidden + j];
-    const squashedCell = saved[savedAt + 4 * hidden + j];
-    const gradHiddenAt = grad.offset + n * grad.rowStride + j * grad.colStride;
-    const gradHidden = g[gradHiddenAt];
-    const gradCell = g[gradHiddenAt + hidden * grad.colStride] + gradHidden * outputGate * (1 - squashedCell * squashedCell);
-    const previousCell = cell.data[cell.offset + n * cell.rowStride + j * cell.colStride];
-
-    dz[dzAt + j] = gradCell * candidate * inputGate * (1 - inputGate);
-    dz[dzAt + hidden + j] = gradCell * previousCell * forgetGate * (1 - forgetGate);
-    dz[dzAt + 2 * hidden + j] = gradCell * inputGate * (1 - candidate * candidate);
-    dz[dzAt + 3 * hidden + j] = gradHidden * squashedCell * outputGate * (1 - outputGate);
-    dc[dcAt + j] = gradCell * forgetGate;
-  }
-}
-
 /** Returns a 2-D tensor's data, offset and strides, as k.gemm and the row functions read them. */
 export function matrixOf(x: Tensor): k.Matrix {
   return { data: x.data, offset: x.offset, rowStride: x.stride[0], colStride: x.stride[1] };
-}
-
-/** 1 / (1 + e^-x), computed as e^x / (1 + e^x) for x < 0 so that e^-x cannot overflow, as the sigmoid kernel does. */
-function logistic(x: number): number {
-  if (x >= 0) return 1 / (1 + math.exp(-x));
-  const e = math.exp(x);
-  return e / (1 + e);
 }
 
 function checkCellOperands(inputGates: Tensor, hiddenGates: Tensor, cell: Tensor): { rows: number; hidden: number; dtype: k.Dtype } {

@@ -11,8 +11,10 @@
  * where H_entering contains the hidden state that entered each step.
  *
  * The step itself is the fused cell of ./lstm-cell.ts, with gates in PyTorch's order i, f, g, o.
+ * The loops of both passes are the kernels' lstmSequenceForward and lstmSequenceBackward, which
+ * run in WebAssembly memory with the 'wasm' backend.
  *
- * VJP: when no graph is being recorded (a plain backward()), one pass of typed-array loops.
+ * VJP: when no graph is being recorded (a plain backward()), one pass of those loops.
  * When the backward pass is recorded (createGraph, for second derivatives), the same
  * backpropagation through time is written with differentiable ops (linear, lstmCellBackward,
  * matmul, where), so gradients of gradients work to any order.
@@ -23,7 +25,7 @@ import { record } from '../graph';
 import { Tensor } from '../tensor';
 import { add, where } from './arithmetic';
 import { linear, matmul } from './linalg';
-import { cellBackwardRow, cellForwardRow, lstmCellBackward, matrixOf } from './lstm-cell';
+import { lstmCellBackward, matrixOf } from './lstm-cell';
 import { requireTensor } from './operands';
 import { sum } from './reduction';
 import { concat, narrow, reshape, slice, stack, transpose } from './shape';
@@ -39,17 +41,9 @@ export interface LstmSequenceOptions {
   reverse?: boolean;
 }
 
-/** Arrays and settings the forward pass keeps for the backward pass. */
-interface Saved {
-  /** The steps in the order the recurrence visited them. */
-  order: number[];
-  lengths: ArrayLike<number> | null;
-  /** i, f, g, o and tanh(c') of every step and row, [T, N, 5 * hidden]. */
-  gates: k.FloatArray;
-  /** The hidden state that entered every step, [T, N, hidden]. */
-  entering: k.FloatArray;
-  /** The result: h' and c' of every step, [T, N, 2 * hidden]. */
-  states: k.FloatArray;
+/** The state kept for the backward pass: the layout and the kernel's arrays. */
+interface Saved extends k.LstmSequenceArrays {
+  layout: k.LstmSequenceLayout;
 }
 
 /**
@@ -79,14 +73,16 @@ export function lstmSequence(
   const [steps, rows] = inputGates.shape;
   const order = Array.from({ length: steps }, (_, i) => (options.reverse ? steps - 1 - i : i));
 
-  const { states, saved } = forwardSteps(inputGates, weightHh, biasHh, hidden, cell, order, lengths);
-  const result = new Tensor(states, [steps, rows, 2 * hidden.shape[1]]);
+  const layout = { steps, rows, hidden: hidden.shape[1], order, lengths };
+  const arrays = k.lstmSequenceForward(layout, inputGates, matrixOf(weightHh), biasHh ? biasHh.toTypedArray() : null, matrixOf(hidden), matrixOf(cell));
+  const saved: Saved = { layout, ...arrays };
+  const result = new Tensor(arrays.states, [steps, rows, 2 * hidden.shape[1]]);
 
   const inputs = biasHh ? [inputGates, weightHh, biasHh, hidden, cell] : [inputGates, weightHh, hidden, cell];
   return record('lstmSequence', result, inputs, (grad) => {
     const gradients = isGradEnabled()
       ? recordedBackward(grad, result, inputGates, weightHh, biasHh, hidden, cell, saved)
-      : backwardSteps(grad, weightHh, cell, saved);
+      : plainBackward(grad, weightHh, cell, saved);
     const ifNeeded = (tensor: Tensor, gradient: Tensor) => (tensor.requiresGrad ? gradient : null);
     const { gates, weight, bias, hidden: dHidden, cell: dCell } = gradients;
     const rest = [ifNeeded(hidden, dHidden), ifNeeded(cell, dCell)];
@@ -105,133 +101,21 @@ interface SequenceGradients {
   cell: Tensor;
 }
 
-/**
- * Runs the recurrence with typed-array loops and one GEMM per step; returns the states and what
- * backward needs. Each step is the fused cell's row function, cellForwardRow.
- */
-function forwardSteps(
-  inputGates: Tensor,
-  weightHh: Tensor,
-  biasHh: Tensor | null,
-  hidden: Tensor,
-  cell: Tensor,
-  order: number[],
-  lengths: ArrayLike<number> | null,
-): { states: k.FloatArray; saved: Saved } {
-  const [steps, rows, gateWidth] = inputGates.shape;
-  const size = gateWidth / 4;
-  const dtype = inputGates.dtype;
-  const states = k.allocateData(dtype, steps * rows * 2 * size);
-  const gates = k.allocateData(dtype, steps * rows * 5 * size);
-  const entering = k.allocateData(dtype, steps * rows * size);
-  const recurrent = k.allocateData(dtype, rows * gateWidth);
-  const recurrentMatrix = { data: recurrent, offset: 0, rowStride: gateWidth, colStride: 1 };
-  const weightT = { data: weightHh.data, offset: weightHh.offset, rowStride: weightHh.stride[1], colStride: weightHh.stride[0] };
-  const bias = biasHh ? biasHh.toTypedArray() : null;
-  const [stepStride, rowStride, colStride] = inputGates.stride;
-
-  // h and c address the state before the current step: the initial tensors, then rows of `states`.
-  let h = matrixOf(hidden);
-  let c = matrixOf(cell);
-  for (const t of order) {
-    // entering[t] = h, and recurrent = h W_hhᵀ, one [N, H] x [H, 4H] product.
-    const enteringAt = t * rows * size;
-    copyRows(h, rows, size, entering, enteringAt);
-    k.gemm(rows, gateWidth, size, { data: entering, offset: enteringAt, rowStride: size, colStride: 1 }, weightT, recurrentMatrix, false);
-
-    const stepGates = { data: inputGates.data, offset: inputGates.offset + t * stepStride, rowStride, colStride };
-    for (let n = 0; n < rows; n++) {
-      const stateAt = (t * rows + n) * 2 * size;
-      if (lengths === null || t < lengths[n]) {
-        cellForwardRow(n, size, stepGates, recurrentMatrix, bias, c, gates, (t * rows + n) * 5 * size, states, stateAt);
-        continue;
-      }
-      // Past the end of row n: carry h and c through unchanged.
-      for (let j = 0; j < size; j++) {
-        states[stateAt + j] = h.data[h.offset + n * h.rowStride + j * h.colStride];
-        states[stateAt + size + j] = c.data[c.offset + n * c.rowStride + j * c.colStride];
-      }
-    }
-
-    h = { data: states, offset: t * rows * 2 * size, rowStride: 2 * size, colStride: 1 };
-    c = { data: states, offset: t * rows * 2 * size + size, rowStride: 2 * size, colStride: 1 };
-  }
-  return { states, saved: { order, lengths, gates, entering, states } };
-}
-
-/**
- * Backpropagation through time with typed-array loops. For grad = [dh' | dc'] of every step it
- * walks the steps backwards. Each step adds the gradient carried from the step after it to its
- * own, and differentiates the fused cell with cellBackwardRow, which gives the gate gradients dz
- * and the carried dc. The carried dh is dz W_hh. A row past its sequence's end passes both
- * gradients through unchanged. After the walk, dW_hh = dzᵀ H_entering and db_hh = the column sums of dz.
- */
-function backwardSteps(grad: Tensor, weightHh: Tensor, cell: Tensor, saved: Saved): SequenceGradients {
-  const { order, lengths, gates, entering, states } = saved;
-  const [steps, rows, stateWidth] = grad.shape;
-  const size = stateWidth / 2;
-  const gateWidth = 4 * size;
-  const dtype = grad.dtype;
-  const g = grad.data;
-  const [gStep, gRow, gColumn] = grad.stride;
-  const dGates = k.allocateData(dtype, steps * rows * gateWidth);
-  const carriedH = k.allocateData(dtype, rows * size);
-  const carriedC = k.allocateData(dtype, rows * size);
-  const passedH = k.allocateData(dtype, rows * size);
-  // total = [dh' | dc'] of the current step plus what the step after it carried back, [N, 2H]. It is
-  // float64 whatever the dtype, so these sums are not rounded to float32 before the cell uses them.
-  const total = new Float64Array(rows * stateWidth);
-  const totalMatrix = { data: total, offset: 0, rowStride: stateWidth, colStride: 1 };
-
-  for (let position = order.length - 1; position >= 0; position--) {
-    const t = order[position];
-    const before = position === 0 ? null : order[position - 1];
-    const previousCell = before === null ? matrixOf(cell) : { data: states, offset: before * rows * stateWidth + size, rowStride: stateWidth, colStride: 1 };
-    let anyPassed = false;
-
-    for (let n = 0; n < rows; n++) {
-      const carriedAt = n * size;
-      const gradAt = grad.offset + t * gStep + n * gRow;
-      for (let j = 0; j < size; j++) {
-        total[n * stateWidth + j] = g[gradAt + j * gColumn] + carriedH[carriedAt + j];
-        total[n * stateWidth + size + j] = g[gradAt + (size + j) * gColumn] + carriedC[carriedAt + j];
-      }
-
-      if (lengths === null || t < lengths[n]) {
-        passedH.fill(0, carriedAt, carriedAt + size);
-        cellBackwardRow(n, size, totalMatrix, previousCell, gates, (t * rows + n) * 5 * size, dGates, (t * rows + n) * gateWidth, carriedC, carriedAt);
-        continue;
-      }
-      anyPassed = true;
-      passedH.set(total.subarray(n * stateWidth, n * stateWidth + size), carriedAt);
-      carriedC.set(total.subarray(n * stateWidth + size, (n + 1) * stateWidth), carriedAt);
-    }
-
-    // carried dh = dz_t W_hh ([N, 4H] x [4H, H]), plus dh of the rows that passed it through.
-    k.gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, matrixOf(weightHh), { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
-    if (anyPassed) for (let i = 0; i < rows * size; i++) carriedH[i] += passedH[i];
-  }
-
-  // dW_hh = dzᵀ H_entering over all steps and rows at once, and db_hh = the sum of dz.
-  const weightGrad = k.allocateData(dtype, gateWidth * size);
-  const all = steps * rows;
-  k.gemm(gateWidth, size, all, { data: dGates, offset: 0, rowStride: 1, colStride: gateWidth }, { data: entering, offset: 0, rowStride: size, colStride: 1 }, { data: weightGrad, offset: 0, rowStride: size, colStride: 1 }, false);
-  const biasGrad = k.allocateData(dtype, gateWidth);
-  for (let r = 0; r < all; r++) {
-    for (let j = 0; j < gateWidth; j++) biasGrad[j] += dGates[r * gateWidth + j];
-  }
-
+/** Runs backpropagation through time with the kernels' typed-array loops (k.lstmSequenceBackward). */
+function plainBackward(grad: Tensor, weightHh: Tensor, cell: Tensor, saved: Saved): SequenceGradients {
+  const { steps, rows, hidden } = saved.layout;
+  const gradients = k.lstmSequenceBackward(saved.layout, grad, matrixOf(weightHh), matrixOf(cell), saved);
   return {
-    gates: new Tensor(dGates, [steps, rows, gateWidth]),
-    weight: new Tensor(weightGrad, [gateWidth, size]),
-    bias: new Tensor(biasGrad, [gateWidth]),
-    hidden: new Tensor(carriedH, [rows, size]),
-    cell: new Tensor(carriedC, [rows, size]),
+    gates: new Tensor(gradients.gates, [steps, rows, 4 * hidden]),
+    weight: new Tensor(gradients.weight, [4 * hidden, hidden]),
+    bias: new Tensor(gradients.bias, [4 * hidden]),
+    hidden: new Tensor(gradients.hidden, [rows, hidden]),
+    cell: new Tensor(gradients.cell, [rows, hidden]),
   };
 }
 
 /**
- * The same backpropagation through time as backwardSteps, written with differentiable ops so
+ * The same backpropagation through time as plainBackward, written with differentiable ops so
  * that the gradients it returns are recorded and can be differentiated again. Each step
  * recomputes its recurrent projection with `linear` and differentiates the fused cell with
  * lstmCellBackward, whose own VJP contains the second derivatives of the gates. The states are
@@ -247,7 +131,8 @@ function recordedBackward(
   cell: Tensor,
   saved: Saved,
 ): SequenceGradients {
-  const { order, lengths, gates } = saved;
+  const { order, lengths } = saved.layout;
+  const { gates } = saved;
   const [steps, rows, gateWidth] = inputGates.shape;
   const size = gateWidth / 4;
   const stateAt = (t: number, part: 0 | 1) => narrow(slice(result, t), 1, part * size, size);
@@ -302,13 +187,6 @@ function validMask(lengths: ArrayLike<number>, t: number, rows: number, dtype: k
   const mask = k.allocateData(dtype, rows);
   for (let n = 0; n < rows; n++) mask[n] = t < lengths[n] ? 1 : 0;
   return new Tensor(mask, [rows, 1]);
-}
-
-/** Copies the [rows, size] matrix `from` into `to` at `at`, row after row. */
-function copyRows(from: k.Matrix, rows: number, size: number, to: k.FloatArray, at: number): void {
-  for (let n = 0; n < rows; n++) {
-    for (let j = 0; j < size; j++) to[at + n * size + j] = from.data[from.offset + n * from.rowStride + j * from.colStride];
-  }
 }
 
 function checkSequenceOperands(

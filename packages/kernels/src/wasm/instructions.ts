@@ -145,6 +145,16 @@ export const v128 = {
   store: store('v128.store', [0xfd, 0x0b], 4),
   /** The all-zero vector. */
   zero: (): Code => instruction('v128.const i32x4 0 0 0 0', [0xfd, 0x0c, ...new Array<number>(16).fill(0)]),
+  /** A vector constant of four equal float32 lanes: `v128.const f32x4 x x x x`. */
+  const_f32x4: (value: number): Code => {
+    const lane = [...new Uint8Array(new Float32Array([value]).buffer)];
+    return instruction(`v128.const f32x4 ${value} ${value} ${value} ${value}`, [0xfd, 0x0c, ...lane, ...lane, ...lane, ...lane]);
+  },
+  /** A vector constant of four equal int32 lanes: `v128.const i32x4 x x x x`. */
+  const_i32x4: (value: number): Code => {
+    const lane = [...new Uint8Array(new Int32Array([value]).buffer)];
+    return instruction(`v128.const i32x4 ${value | 0} ${value | 0} ${value | 0} ${value | 0}`, [0xfd, 0x0c, ...lane, ...lane, ...lane, ...lane]);
+  },
 };
 
 export const i8x16 = {
@@ -163,11 +173,25 @@ export const i8x16 = {
 export const f32x4 = {
   splat: simd('f32x4.splat', 0x13),
   extract_lane: (lane: number, vector: Code = []): Code => [vector, instruction(`f32x4.extract_lane ${lane}`, [0xfd, 0x1f, lane])],
+  /** Rounds each lane to the nearest integer, ties to even. */
+  nearest: simd('f32x4.nearest', 0x6a),
   add: simd('f32x4.add', 0xe4),
   sub: simd('f32x4.sub', 0xe5),
   mul: simd('f32x4.mul', 0xe6),
+  div: simd('f32x4.div', 0xe7),
+  /** Lane-wise minimum and maximum; a NaN in either operand gives NaN. */
+  min: simd('f32x4.min', 0xe8),
+  max: simd('f32x4.max', 0xe9),
   /** a * b + c, with or without an intermediate rounding, whichever the hardware does faster. */
   relaxed_madd: simd('f32x4.relaxed_madd', 0x105),
+};
+
+export const i32x4 = {
+  add: simd('i32x4.add', 0xae),
+  /** Shifts each lane left by the i32 operand (modulo 32). */
+  shl: simd('i32x4.shl', 0xab),
+  /** Converts each float32 lane to int32, towards zero; NaN gives 0 and out-of-range values saturate. */
+  trunc_sat_f32x4_s: simd('i32x4.trunc_sat_f32x4_s', 0xf8),
 };
 
 /** Bulk memory instructions (WebAssembly 2.0), on memory 0. */

@@ -77,6 +77,8 @@ export interface KernelExports {
   /** im2col(x, col, ...geometry) and col2im(col, dx, ...geometry); see conv-kernels.ts. */
   im2col(...args: number[]): void;
   col2im(...args: number[]): void;
+  /** lstmCell(rows, hidden, z, zRowStride, bias, cell, cellRowStride, saved, savedRowStride, state, stateRowStride); see lstm-kernels.ts. */
+  lstmCell(...args: number[]): void;
 }
 
 /** Options of a runtime: which features its module uses. */

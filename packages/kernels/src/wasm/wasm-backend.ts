@@ -169,6 +169,27 @@ export class WasmBackend {
     this.pool!.run(kind, parts, workers);
   }
 
+  /**
+   * Runs the LSTM cell kernel (lstm-kernels.ts) for `rows` rows: pre-activations z [rows, 4H] at
+   * z[zAt], the bias [4H], the cell state's rows cellRowStride elements apart from cell[cellAt],
+   * and results saved [rows, 5H] at saved[savedAt] and state [rows, 2H] at state[stateAt]. Every
+   * array is a view of WebAssembly memory, taken inside withArena; offsets are in elements.
+   */
+  lstmCell(
+    rows: number, hidden: number,
+    z: Float32Array, zAt: number, bias: Float32Array,
+    cell: Float32Array, cellAt: number, cellRowStride: number,
+    saved: Float32Array, savedAt: number, state: Float32Array, stateAt: number,
+  ): void {
+    const address = (view: Float32Array, at: number) => view.byteOffset + at * F;
+    this.runtime.exports.lstmCell(
+      rows, hidden,
+      address(z, zAt), 4 * hidden * F, address(bias, 0),
+      address(cell, cellAt), cellRowStride * F,
+      address(saved, savedAt), 5 * hidden * F, address(state, stateAt), 2 * hidden * F,
+    );
+  }
+
   /** Decides where an operand goes and allocates its copy; copies nothing yet. */
   private place(matrix: Matrix, rows: number, cols: number): Placement {
     const { data, offset, rowStride, colStride } = matrix;
