@@ -135,6 +135,17 @@ describe('lstmSequence', () => {
     );
   });
 
+  test('rejects empty batches and widths', () => {
+    expect(() => lstmSequence(zeros([2, 0, 4]), zeros([4, 1]), null, zeros([0, 1]), zeros([0, 1]))).toThrow('lstmSequence: operands [2, 0, 4], [4, 1], [0, 1], [0, 1] do not fit');
+    expect(() => lstmSequence(zeros([2, 1, 0]), zeros([0, 0]), null, zeros([1, 0]), zeros([1, 0]))).toThrow('with T, N and hidden >= 1');
+  });
+
+  test('rejects a reverse that is not a boolean', () => {
+    const run = () => lstmSequence(zeros([2, 1, 4]), zeros([4, 1]), null, zeros([1, 1]), zeros([1, 1]), { reverse: 'no' as never });
+
+    expect(run).toThrow('lstmSequence: reverse must be true or false, got "no"');
+  });
+
   test('rejects lengths outside [1, T]', () => {
     const run = (lengths: number[]) => () => lstmSequence(zeros([2, 2, 4]), zeros([4, 1]), null, zeros([2, 1]), zeros([2, 1]), { lengths });
 

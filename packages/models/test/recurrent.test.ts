@@ -334,6 +334,12 @@ describe('recurrent input checks', () => {
     expect(() => lstm.forward(normal([4, 2, 2], 1), state)).toThrow(/initial state must have shape \[2, 2, 3\].*got \[1, 2, 3\]/);
   });
 
+  test('initial state with one part', () => {
+    const hidden = normal([2, 2, 3], 1);
+    expect(() => lstm.forward(normal([4, 2, 2], 1), { hidden } as never)).toThrow('LSTM: the initial state has hidden but no cell state; pass both { hidden, cell } or neither');
+    expect(() => lstm.forward(normal([4, 2, 2], 1), { cell: hidden } as never)).toThrow('LSTM: the initial state has cell but no hidden state; pass both { hidden, cell } or neither');
+  });
+
   test('input dtype differs from the weights', () => {
     expect(() => lstm.forward(randn([4, 2, 2]))).toThrow("LSTM: the input is float32 but the weights are float64; convert it with .to('float64')");
   });

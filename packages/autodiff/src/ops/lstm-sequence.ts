@@ -70,6 +70,9 @@ export function lstmSequence(
   // A copy of the lengths, so that changing the caller's array cannot change the backward pass.
   const lengths = options.lengths == null ? null : Array.from(options.lengths instanceof Tensor ? options.lengths.toTypedArray() : options.lengths);
   checkSequenceOperands(inputGates, weightHh, biasHh, hidden, cell, lengths);
+  if (options.reverse !== undefined && typeof options.reverse !== 'boolean') {
+    throw new Error(`lstmSequence: reverse must be true or false, got ${JSON.stringify(options.reverse)}`);
+  }
   const [steps, rows] = inputGates.shape;
   const order = Array.from({ length: steps }, (_, i) => (options.reverse ? steps - 1 - i : i));
 
@@ -207,12 +210,12 @@ function checkSequenceOperands(
   const size = hidden.shape[1];
   const is = (x: Tensor, shape: number[]) => x.ndim === shape.length && shape.every((dim, i) => x.shape[i] === dim);
   const fits =
-    inputGates.ndim === 3 && hidden.ndim === 2 && gateWidth === 4 * size && steps > 0 &&
+    inputGates.ndim === 3 && hidden.ndim === 2 && gateWidth === 4 * size && steps > 0 && rows > 0 && size > 0 &&
     is(weightHh, [4 * size, size]) && (biasHh === null || is(biasHh, [4 * size])) && is(hidden, [rows, size]) && is(cell, [rows, size]);
   if (!fits) {
     const shapes = [inputGates, weightHh, ...(biasHh ? [biasHh] : []), hidden, cell].map((x) => k.formatShape(x.shape)).join(', ');
     throw new Error(
-      `lstmSequence: operands ${shapes} do not fit; expected input gates [T, N, 4 * hidden] with T >= 1, recurrent weight [4 * hidden, hidden], ` +
+      `lstmSequence: operands ${shapes} do not fit; expected input gates [T, N, 4 * hidden] with T, N and hidden >= 1, recurrent weight [4 * hidden, hidden], ` +
         'recurrent bias [4 * hidden] or null, and hidden and cell states [N, hidden]',
     );
   }

@@ -343,6 +343,10 @@ export class LSTM extends RecurrentBase {
 
   /** Runs the sequence from `state` (zeros when absent); the result can be passed back as the next state. */
   forward(input: Tensor, state?: LSTMState | null, options: SequenceOptions = {}): LSTMOutput {
+    if (state != null && (state.hidden == null) !== (state.cell == null)) {
+      const given = state.hidden == null ? 'cell' : 'hidden';
+      throw new Error(`LSTM: the initial state has ${given} but no ${given === 'cell' ? 'hidden' : 'cell'} state; pass both { hidden, cell } or neither`);
+    }
     const { output, finals } = this.run(input, [state?.hidden ?? null, state?.cell ?? null], options);
     return { output, hidden: finals[0], cell: finals[1] };
   }
