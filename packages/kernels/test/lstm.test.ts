@@ -67,7 +67,7 @@ type Sequence = typeof sequenceArb extends fc.Arbitrary<infer T> ? T : never;
 /** Builds the kernel's operands for `p` in `dtype`, strided as `p` specifies, with their plain values. */
 function operands(p: Sequence, dtype: 'float32' | 'float64') {
   const { steps, rows, hidden: size } = p;
-  const Array_ = dtype === 'float32' ? Float32Array : Float64Array;
+  const typed = (numbers: ArrayLike<number>) => (dtype === 'float32' ? Float32Array.from(numbers) : Float64Array.from(numbers));
   const layout: LstmSequenceLayout = {
     steps, rows, hidden: size,
     order: Array.from({ length: steps }, (_, i) => (p.reverse ? steps - 1 - i : i)),
@@ -81,23 +81,23 @@ function operands(p: Sequence, dtype: 'float32' | 'float64') {
     cell: pseudoRandom(rows * size, p.seed + 4),
   };
   // Rounded to the dtype, so that both dtypes compute from the same numbers.
-  for (const key of Object.keys(values) as (keyof typeof values)[]) values[key] = Array.from(Array_.from(values[key]));
+  for (const key of Object.keys(values) as (keyof typeof values)[]) values[key] = Array.from(typed(values[key]));
 
   // A transposed input is stored [N, T, 4H] and read through swapped strides.
   const gateWidth = 4 * size;
   const inputGates = p.transposedInput
-    ? ndarray(Array_.from({ length: steps * rows * gateWidth }, (_, i) => {
+    ? ndarray(typed(Array.from({ length: steps * rows * gateWidth }, (_, i) => {
       const [n, t, g] = [Math.floor(i / (steps * gateWidth)), Math.floor(i / gateWidth) % steps, i % gateWidth];
       return values.inputGates[(t * rows + n) * gateWidth + g];
-    }), [steps, rows, gateWidth], [gateWidth, steps * gateWidth, 1])
-    : ndarray(Array_.from(values.inputGates), [steps, rows, gateWidth]);
+    })), [steps, rows, gateWidth], [gateWidth, steps * gateWidth, 1])
+    : ndarray(typed(values.inputGates), [steps, rows, gateWidth]);
   const weight: Matrix = p.transposedWeight
-    ? { data: Array_.from({ length: gateWidth * size }, (_, i) => values.weight[(i % gateWidth) * size + Math.floor(i / gateWidth)]), offset: 0, rowStride: 1, colStride: gateWidth }
-    : { data: Array_.from(values.weight), offset: 0, rowStride: size, colStride: 1 };
-  const matrix = (data: number[]): Matrix => ({ data: Array_.from(data), offset: 0, rowStride: size, colStride: 1 });
+    ? { data: typed(Array.from({ length: gateWidth * size }, (_, i) => values.weight[(i % gateWidth) * size + Math.floor(i / gateWidth)])), offset: 0, rowStride: 1, colStride: gateWidth }
+    : { data: typed(values.weight), offset: 0, rowStride: size, colStride: 1 };
+  const matrix = (data: number[]): Matrix => ({ data: typed(data), offset: 0, rowStride: size, colStride: 1 });
   return {
     layout, values, inputGates, weight,
-    bias: p.withBias ? Array_.from(values.bias) : null,
+    bias: p.withBias ? typed(values.bias) : null,
     hidden: matrix(values.hidden),
     cell: matrix(values.cell),
   };
