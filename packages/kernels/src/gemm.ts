@@ -104,6 +104,31 @@ function gemmSmall(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Mat
   }
 }
 
+/**
+ * Computes C_i = A_i·B_i for i < count, where matrix i of each operand starts `step` elements
+ * after matrix i - 1 (a step of 0 shares one matrix). The 'wasm' backend copies each operand
+ * once for the whole batch. Otherwise, or for float64, it is gemm on each product.
+ */
+export function gemmBatch(count: number, m: number, n: number, k: number, a: Matrix, aStep: number, b: Matrix, bStep: number, c: Matrix, cStep: number): void {
+  if (count === 0 || m === 0 || n === 0) return;
+  const wasm = wasmBackendFor(c.data, count * m * n * k);
+  const floats = count * (m * k + k * n + m * n);
+  if (wasm !== undefined && k > 0 && a.data instanceof Float32Array && b.data instanceof Float32Array && wasm.fits(2 * floats)) {
+    wasm.gemmBatch(count, m, n, k, a, aStep, b, bStep, c, cStep);
+    return;
+  }
+
+  const aAt = { ...a };
+  const bAt = { ...b };
+  const cAt = { ...c };
+  for (let i = 0; i < count; i++) {
+    aAt.offset = a.offset + i * aStep;
+    bAt.offset = b.offset + i * bStep;
+    cAt.offset = c.offset + i * cStep;
+    gemm(m, n, k, aAt, bAt, cAt, false);
+  }
+}
+
 /** C[i][j] (+)= sum over p of A[i][p] * B[p][j]. */
 function dotProduct(k: number, a: Matrix, i: number, b: Matrix, j: number, c: Matrix, accumulate: boolean): void {
   const ad = a.data;

@@ -7,7 +7,7 @@ import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';
 import { checkOut, commonDtype, KernelError } from './errors';
 import { forEachRow } from './elementwise';
-import { gemm, type Matrix } from './gemm';
+import { gemm, gemmBatch, type Matrix } from './gemm';
 import { type Dtype, type FloatArray, type StridedView, formatShape, zerosView } from './view';
 
 /** A view seen as a batch of matrices: batch shape and strides, then rows and columns. */
@@ -143,19 +143,15 @@ function multiplyStacks(
     return;
   }
 
-  const aMatrix: Matrix = { data: a.data, offset: 0, rowStride: left.rowStride, colStride: left.colStride };
-  const bMatrix: Matrix = { data: b.data, offset: 0, rowStride: right.rowStride, colStride: right.colStride };
-  const cMatrix: Matrix = { data: c.data, offset: 0, rowStride: product.rowStride, colStride: product.colStride };
+  // Otherwise each run of the innermost batch axis is one batched GEMM.
   forEachRow(
     batchShape,
     { offsets: [a.offset, b.offset, c.offset], strides: [aBatch, bBatch, product.batchStrides] },
     (starts, count, steps) => {
-      for (let index = 0; index < count; index++) {
-        aMatrix.offset = starts[0] + index * steps[0];
-        bMatrix.offset = starts[1] + index * steps[1];
-        cMatrix.offset = starts[2] + index * steps[2];
-        gemm(m, n, k, aMatrix, bMatrix, cMatrix, false);
-      }
+      const aMatrix: Matrix = { data: a.data, offset: starts[0], rowStride: left.rowStride, colStride: left.colStride };
+      const bMatrix: Matrix = { data: b.data, offset: starts[1], rowStride: right.rowStride, colStride: right.colStride };
+      const cMatrix: Matrix = { data: c.data, offset: starts[2], rowStride: product.rowStride, colStride: product.colStride };
+      gemmBatch(count, m, n, k, aMatrix, steps[0], bMatrix, steps[1], cMatrix, steps[2]);
     },
   );
 }

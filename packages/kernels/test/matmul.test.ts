@@ -102,6 +102,41 @@ describe.each(backends)('matmul on the %s backend', (backend) => {
     }
   });
 
+  test('batched float32 products on generated layouts', () => {
+    // Sizes on both sides of the WebAssembly path's threshold, with the batch of A or B broadcast.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.constantFrom('both', 'sharedA', 'sharedB'),
+        layoutArb,
+        layoutArb,
+        fc.integer(),
+        (batch, m, k, n, sharing, layoutA, layoutB, seed) => {
+          const batchA = sharing === 'sharedA' ? 1 : batch;
+          const batchB = sharing === 'sharedB' ? 1 : batch;
+          const a = layoutView('float32', [batchA, m, k], pseudoRandom(batchA * m * k, seed), layoutA);
+          const b = layoutView('float32', [batchB, k, n], pseudoRandom(batchB * k * n, seed + 1), layoutB);
+          const result = matmul(a, b);
+
+          const flatA = toFlat(a);
+          const flatB = toFlat(b);
+          const expected: number[] = [];
+          for (let t = 0; t < batch; t++) {
+            const pickA = flatA.slice((batchA === 1 ? 0 : t) * m * k, ((batchA === 1 ? 0 : t) + 1) * m * k);
+            const pickB = flatB.slice((batchB === 1 ? 0 : t) * k * n, ((batchB === 1 ? 0 : t) + 1) * k * n);
+            expected.push(...referenceMatmul(pickA, pickB, 1, m, k, n));
+          }
+          expect(result.shape).toEqual([batch, m, n]);
+          expectClose(toFlat(result), expected, tolerance('float32'), tolerance('float32') * k);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   test('transposed operand read in place', () => {
     const base = makeView('float32', [3, 2], [1, 2, 3, 4, 5, 6]);
     const transposed = base.transpose(1, 0); // [[1, 3, 5], [2, 4, 6]]

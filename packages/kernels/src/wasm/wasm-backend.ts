@@ -40,6 +40,8 @@ interface Placement {
   blockLength: number;
   /** For 'block' and 'elements': byte address of the destination. */
   destination: number;
+  /** Bytes from one matrix of a batch to the next, in WebAssembly memory. */
+  batchStride: number;
 }
 
 export class WasmBackend {
@@ -132,6 +134,38 @@ export class WasmBackend {
   }
 
   /**
+   * Computes C_i = A_i·B_i for i < count, float32, where each operand's matrix i starts `step`
+   * elements after matrix i - 1 (a step of 0 shares one matrix). It is gemm over a batch, but
+   * each operand is placed in WebAssembly memory once, so small products do not each pay for
+   * their own copies.
+   */
+  gemmBatch(count: number, m: number, n: number, k: number, a: Matrix, aStep: number, b: Matrix, bStep: number, c: Matrix, cStep: number): void {
+    const top = this.runtime.mark();
+    try {
+      const aPlace = this.place(a, m, k, count, aStep);
+      const bPlace = this.place(b, k, n, count, bStep);
+      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
+      const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(count * m * n);
+      const ldc = cResident ? c.rowStride * F : n * F;
+      const cBatchStride = cResident ? cStep * F : m * n * F;
+
+      const floats = this.runtime.floatView();
+      this.copyIn(aPlace, a, m, k, floats, count, aStep);
+      this.copyIn(bPlace, b, k, n, floats, count, bStep);
+      for (let i = 0; i < count; i++) {
+        const aAt = { ...aPlace, address: aPlace.address + i * aPlace.batchStride };
+        const bAt = { ...bPlace, address: bPlace.address + i * bPlace.batchStride };
+        this.run(m, n, k, aAt, bAt, cAddress + i * cBatchStride, ldc, false);
+      }
+      if (!cResident) {
+        for (let i = 0; i < count; i++) copyOut(floats, cAddress / F + i * m * n, { ...c, offset: c.offset + i * cStep }, m, n, false);
+      }
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /**
    * Runs im2col or col2im (see conv-kernels.ts) for channel group `group` between an image batch
    * and the column matrix `col` [Cg * KH * KW, N * OH * OW], both in WebAssembly memory. The
    * image is x for im2col and dx for col2im, with element (n, c, h, w) at
@@ -190,28 +224,34 @@ export class WasmBackend {
     );
   }
 
-  /** Decides where an operand goes and allocates its copy; copies nothing yet. */
-  private place(matrix: Matrix, rows: number, cols: number): Placement {
+  /**
+   * Decides where an operand goes and allocates its copy; copies nothing yet. `count` matrices
+   * `step` elements apart are placed together, for gemmBatch.
+   */
+  private place(matrix: Matrix, rows: number, cols: number, count = 1, step = 0): Placement {
     const { data, offset, rowStride, colStride } = matrix;
     if (this.runtime.owns(data)) {
       const address = data.byteOffset + offset * F;
-      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'none', blockStart: 0, blockLength: 0, destination: 0 };
+      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'none', blockStart: 0, blockLength: 0, destination: 0, batchStride: step * F };
     }
 
-    const low = offset + Math.min(0, (rows - 1) * rowStride) + Math.min(0, (cols - 1) * colStride);
-    const high = offset + Math.max(0, (rows - 1) * rowStride) + Math.max(0, (cols - 1) * colStride);
+    const last = (count - 1) * step;
+    const low = offset + Math.min(0, (rows - 1) * rowStride) + Math.min(0, (cols - 1) * colStride) + Math.min(0, last);
+    const high = offset + Math.max(0, (rows - 1) * rowStride) + Math.max(0, (cols - 1) * colStride) + Math.max(0, last);
     const blockLength = high - low + 1;
-    if (blockLength <= MAX_SPAN_RATIO * rows * cols) {
+    const matrices = step === 0 ? 1 : count;
+    if (blockLength <= MAX_SPAN_RATIO * matrices * rows * cols) {
       const destination = this.runtime.allocate(blockLength);
       const address = destination + (offset - low) * F;
-      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'block', blockStart: low, blockLength, destination };
+      return { address, rowStride: rowStride * F, colStride: colStride * F, copy: 'block', blockStart: low, blockLength, destination, batchStride: step * F };
     }
 
-    const destination = this.runtime.allocate(rows * cols);
-    return { address: destination, rowStride: cols * F, colStride: F, copy: 'elements', blockStart: 0, blockLength: 0, destination };
+    const destination = this.runtime.allocate(matrices * rows * cols);
+    const batchStride = step === 0 ? 0 : rows * cols * F;
+    return { address: destination, rowStride: cols * F, colStride: F, copy: 'elements', blockStart: 0, blockLength: 0, destination, batchStride };
   }
 
-  private copyIn(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array): void {
+  private copyIn(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array, count = 1, step = 0): void {
     const { data, offset, rowStride, colStride } = matrix;
     if (placement.copy === 'block') {
       floats.set(data.subarray(placement.blockStart, placement.blockStart + placement.blockLength), placement.destination / F);
@@ -219,11 +259,14 @@ export class WasmBackend {
     }
     if (placement.copy === 'none') return;
 
-    // Element (i, p) goes to row-major position i * cols + p.
+    // Element (i, p) of matrix t goes to row-major position (t * rows + i) * cols + p.
     let d = placement.destination / F;
-    for (let i = 0; i < rows; i++) {
-      let s = offset + i * rowStride;
-      for (let p = 0; p < cols; p++, s += colStride) floats[d++] = data[s];
+    const matrices = step === 0 ? 1 : count;
+    for (let t = 0; t < matrices; t++) {
+      for (let i = 0; i < rows; i++) {
+        let s = offset + t * step + i * rowStride;
+        for (let p = 0; p < cols; p++, s += colStride) floats[d++] = data[s];
+      }
     }
   }
 
