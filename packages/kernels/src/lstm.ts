@@ -213,13 +213,14 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
   const stateWidth = 2 * size;
   const [w, z, states, gates, initial, biasCopy] = wasm.scratch([gateWidth * size, steps * rows * gateWidth, steps * rows * stateWidth, steps * rows * 5 * size, rows * stateWidth, gateWidth]);
 
-  copyRows(weight, gateWidth, size, w, 0);
+  // W_hhᵀ row-major [H, 4H], so that each step's product reads it in place instead of packing it.
+  copyRows({ data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride }, size, gateWidth, w, 0);
   copy(inputGates, viewOf(z, [steps, rows, gateWidth]));
   if (bias === null) biasCopy.fill(0);
   else biasCopy.set(bias);
   copyRows(hidden, rows, size, initial, 0, stateWidth);
   copyRows(cell, rows, size, initial, size, stateWidth);
-  const weightT = { data: w, offset: 0, rowStride: 1, colStride: size };
+  const weightT = { data: w, offset: 0, rowStride: gateWidth, colStride: 1 };
 
   let previous = { data: initial, offset: 0 };
   for (const t of order) {
