@@ -60,8 +60,13 @@ describe('classifier padding', () => {
     expect(grads.get('embedding.weight')!.slice(0, 4)).toEqual([0, 0, 0, 0]);
   });
 
-  test.each(['cls', 'mean', 'cls+mean'] as const)('Transformer %s readout ignores padding', (readout) => {
-    const settings = { vocabSize: 12, dModel: 8, nhead: 2, numLayers: 2, dimFeedforward: 16, maxLen: 6, numClasses: 3, dropout: 0, readout, dtype: 'float64' as const, seed: 2 };
+  test.each([
+    ['cls', false],
+    ['mean', false],
+    ['cls+mean', false],
+    ['cls+mean', true],
+  ] as const)('Transformer %s readout ignores padding, normFirst %s', (readout, normFirst) => {
+    const settings = { vocabSize: 12, dModel: 8, nhead: 2, numLayers: 2, dimFeedforward: 16, maxLen: 6, numClasses: 3, dropout: 0, readout, normFirst, dtype: 'float64' as const, seed: 2 };
     const model = transformerClassifier(settings);
     const padded = lossAndGradients(model, () => model.forward([[3, 4, 0, 0, 0, 0], [5, 6, 7, 8, 0, 0]]), [2, 1]);
     const first = lossAndGradients(model, () => model.forward([[3, 4]]), [2]);

@@ -1,5 +1,5 @@
-import { Generator, noGrad, tensor } from '@metagrad/autodiff';
-import { Adam, crossEntropy, transformerClassifier } from '@metagrad/models';
+import { Generator, type Tensor, gradcheck, noGrad, tensor } from '@metagrad/autodiff';
+import { Adam, crossEntropy, functionalCall, transformerClassifier } from '@metagrad/models';
 
 const settings = { vocabSize: 6, dModel: 16, nhead: 2, numLayers: 2, dimFeedforward: 32, maxLen: 6, numClasses: 3, dropout: 0, seed: 1 };
 
@@ -70,5 +70,25 @@ describe('transformerClassifier', () => {
 
     const predictions = noGrad(() => model.forward(tokens).argmax(1).toArray()) as number[];
     expect(predictions).toEqual(labels);
+  });
+
+  test('pre-norm layers end with a final norm', () => {
+    const model = transformerClassifier({ ...settings, normFirst: true });
+    const names = model.namedParameters().map(([name]) => name);
+    expect(names).toContain('encoder.norm.weight');
+    expect(names.slice(-4)).toEqual(['encoder.norm.weight', 'encoder.norm.bias', 'head.weight', 'head.bias']);
+    expect(model.encoder.layers.at(0).normFirst).toBe(true);
+    expect(model.forward([[1, 2, 0], [3, 0, 0]]).shape).toEqual([2, 3]);
+    expect(model.describe()).toContain('normFirst=true');
+    expect(transformerClassifier(settings).namedParameters().map(([name]) => name)).not.toContain('encoder.norm.weight');
+  });
+
+  test('gradcheck of a pre-norm classifier', () => {
+    const model = transformerClassifier({ ...settings, dModel: 4, dimFeedforward: 6, numLayers: 1, readout: 'cls+mean', normFirst: true, dtype: 'float64' });
+    const state = model.stateDict();
+    const picked = ['encoder.layers.0.self_attn.in_proj_weight', 'encoder.layers.0.norm1.weight', 'encoder.norm.weight'];
+    const inputs = picked.map((name) => state[name].mul(1).detach().requiresGrad_(true));
+    const f = (...weights: Tensor[]) => functionalCall(model, Object.fromEntries(picked.map((name, i) => [name, weights[i]])), [[1, 2, 0], [3, 4, 5]]);
+    expect(gradcheck(f, inputs)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { Module } from '../module';
 import { type LayerOptions, layerGenerator } from '../layers/common';
 import { Dropout } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
+import { LayerNorm } from '../layers/layer-norm';
 import { Linear } from '../layers/linear';
 import { LearnedPositionalEmbedding } from '../layers/positional-encoding';
 import { TransformerEncoder, TransformerEncoderLayer } from '../layers/transformer-encoder';
@@ -33,6 +34,11 @@ export interface TransformerClassifierOptions extends LayerOptions {
    * encoded token positions that are not padding, 'cls+mean' the sum of the two.
    */
   readout?: TransformerReadout;
+  /**
+   * Normalise before each attention and feed-forward block (pre-norm) and once more after the
+   * last layer, instead of after each residual sum. Default false, which keeps BERT's post-norm.
+   */
+  normFirst?: boolean;
 }
 
 /** Input of a TransformerClassifier's head, as described at TransformerClassifierOptions.readout. */
@@ -51,7 +57,8 @@ export const TRANSFORMER_READOUTS: readonly TransformerReadout[] = ['cls', 'mean
  * The [CLS] vector is a learned parameter `cls_token` [1, 1, dModel] put in front of every
  * sequence, rather than a reserved token id, so the vocabulary needs no extra entry. Positions
  * whose id is paddingIdx are masked out as keys, so padding changes no output. The encoder
- * layers are post-norm, as BERT's are, with ReLU where BERT uses GELU.
+ * layers are post-norm, as BERT's are, with ReLU where BERT uses GELU. With normFirst they are
+ * pre-norm, and the encoder ends with a LayerNorm `encoder.norm`, as PyTorch's norm_first stacks do.
  */
 export class TransformerClassifier extends Module {
   readonly tokenEmbedding: Embedding;
@@ -71,14 +78,16 @@ export class TransformerClassifier extends Module {
     const generator = layerGenerator(options);
     const layer = { generator, dtype: options.dtype };
     const dropout = options.dropout ?? 0.1;
+    const normFirst = options.normFirst ?? false;
 
     this.tokenEmbedding = this.registerModule('token_embedding', new Embedding(vocabSize, dModel, { ...layer, paddingIdx: this.paddingIdx }));
     this.registerParameter('cls_token', init.normal(zeros([1, 1, dModel], { dtype: options.dtype }), 0, 1, { generator }));
     this.positionEmbedding = this.registerModule('position_embedding', new LearnedPositionalEmbedding(maxLen + 1, dModel, { ...layer, batchFirst: true }));
     this.dropout = this.registerModule('dropout', new Dropout(dropout, layer));
     const encoderLayer = () =>
-      new TransformerEncoderLayer(dModel, nhead, { ...layer, dimFeedforward: options.dimFeedforward ?? 4 * dModel, dropout, batchFirst: true });
-    this.encoder = this.registerModule('encoder', new TransformerEncoder(encoderLayer, numLayers));
+      new TransformerEncoderLayer(dModel, nhead, { ...layer, dimFeedforward: options.dimFeedforward ?? 4 * dModel, dropout, batchFirst: true, normFirst });
+    const finalNorm = normFirst ? { norm: new LayerNorm(dModel, { dtype: options.dtype }) } : {};
+    this.encoder = this.registerModule('encoder', new TransformerEncoder(encoderLayer, numLayers, finalNorm));
     this.head = this.registerModule('head', new Linear(dModel, numClasses, layer));
   }
 
@@ -110,7 +119,7 @@ export class TransformerClassifier extends Module {
 
   override describe(): string {
     const { vocabSize, dModel, nhead, numLayers, maxLen, numClasses } = this.options;
-    return `vocabSize=${vocabSize}, dModel=${dModel}, nhead=${nhead}, numLayers=${numLayers}, maxLen=${maxLen}, numClasses=${numClasses}, paddingIdx=${this.paddingIdx}, readout=${this.options.readout ?? 'cls'}`;
+    return `vocabSize=${vocabSize}, dModel=${dModel}, nhead=${nhead}, numLayers=${numLayers}, maxLen=${maxLen}, numClasses=${numClasses}, paddingIdx=${this.paddingIdx}, readout=${this.options.readout ?? 'cls'}, normFirst=${this.options.normFirst ?? false}`;
   }
 }
 
