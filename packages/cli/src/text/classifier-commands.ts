@@ -6,7 +6,7 @@ import { nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '
 import { prepareOutputPaths } from '../output-paths';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
 import { TEXT_DATASETS, loadTextClassificationTask } from './classification-task';
-import { dropoutProbability, probability } from './text-options';
+import { dropoutProbability, probability, smoothingShare } from './text-options';
 import { saveTextCheckpoint } from './text-checkpoint';
 import { type ClassifierArchitecture, type ClassifierConfig } from './text-classifiers';
 import { writeClassifierReport } from './text-report';
@@ -26,7 +26,9 @@ interface ClassifierOptions {
   heads: number;
   dropout: number;
   readout?: TransformerReadout;
+  normFirst?: boolean;
   clipNorm: number;
+  labelSmoothing: number;
   weightDecay: number;
   save?: string;
   report?: string;
@@ -73,10 +75,12 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
         new Option('--readout <kind>', 'what the head reads: the [CLS] position (cls), the mean of the token positions (mean) or their sum (cls+mean)')
           .choices([...TRANSFORMER_READOUTS])
           .default('cls+mean'),
-      );
+      )
+      .option('--norm-first', 'normalise before attention and the feed-forward block of each layer, with a final LayerNorm (pre-norm), instead of after each residual sum');
   }
   command
     .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
+    .option('--label-smoothing <x>', 'share of each target spread evenly over all classes in the training loss, at least 0 and below 1', smoothingShare, 0)
     .option('--weight-decay <x>', 'decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 trains with plain Adam', nonNegativeNumber, 0)
     .option('--save <file>', 'write the trained weights, with the tokenizer and sizes in their metadata, to this .safetensors file')
     .option('--report <dir>', 'write loss.svg, accuracy.svg, confusion.svg and summary.json into this directory')
@@ -111,6 +115,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
     maxLength: options.maxLen,
     dropout: options.dropout ?? 0,
     ...(options.readout ? { readout: options.readout } : {}),
+    ...(options.normFirst ? { normFirst: true } : {}),
     seed: options.seed,
   };
   const started = performance.now();
@@ -129,7 +134,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
       command: process.argv.slice(2).join(' '),
       dataset: task.name,
       model,
-      config: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, clipNorm: options.clipNorm, weightDecay: options.weightDecay, testFraction: options.testFraction, trainTexts: task.train.sequences.length, testTexts: task.test.sequences.length },
+      config: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, clipNorm: options.clipNorm, weightDecay: options.weightDecay, labelSmoothing: options.labelSmoothing, testFraction: options.testFraction, trainTexts: task.train.sequences.length, testTexts: task.test.sequences.length },
       epochs: result.epochs.map((e) => ({ epoch: e.epoch, meanTrainLoss: e.meanLoss, trainSeconds: e.trainSeconds, textsPerSecond: e.textsPerSecond, ...e.evaluation })),
       classNames: task.classNames,
       totalSeconds,

@@ -23,6 +23,8 @@ export interface ClassifierTrainingConfig {
   clipNorm: number;
   /** Decoupled weight decay of AdamW; 0 (the default) trains with plain Adam. */
   weightDecay?: number;
+  /** Share of each target's probability spread evenly over all classes in the loss. Default 0. */
+  labelSmoothing?: number;
   /** Draw progress bars on stderr. Default true. */
   progress?: boolean;
   /** Called with a line of text after each epoch. */
@@ -70,6 +72,7 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
   const classifier = buildTextClassifier(model);
   const parameters = classifier.module.parameters();
   const weightDecay = config.weightDecay ?? 0;
+  const labelSmoothing = config.labelSmoothing ?? 0;
   const optimizer = weightDecay > 0 ? new AdamW(parameters, { lr: config.lr, weightDecay }) : new Adam(parameters, { lr: config.lr });
   const loader = textLoader(task.train.sequences, task.train.labels, { maxLength: model.maxLength, batchSize: config.batchSize, seed: model.seed });
   const losses: number[] = [];
@@ -87,7 +90,7 @@ export function trainTextClassifier(task: TextClassificationTask, model: Classif
     classifier.module.train();
     for (const batch of loader) {
       optimizer.lr = config.lr * learningRateFactor(losses.length, warmupSteps, totalSteps);
-      const loss = crossEntropy(classifier.logits(batch.tokens, batch.lengths), batch.y);
+      const loss = crossEntropy(classifier.logits(batch.tokens, batch.lengths), batch.y, { labelSmoothing });
       const value = loss.item();
       stopIfDiverged(value, losses.length + 1, config.lr);
       optimizer.zeroGrad();

@@ -13,8 +13,8 @@ export type TextModelKind = 'lstm-classifier' | 'transformer-classifier' | 'lstm
 /** The settings stored in a text weights file besides the weights. */
 export interface TextCheckpointInfo {
   model: TextModelKind;
-  /** The sizes the model was built with, as given to its constructor. */
-  config: Record<string, number | string>;
+  /** The sizes and switches the model was built with, as given to its constructor. */
+  config: Record<string, number | string | boolean>;
   tokenizer: Tokenizer;
   /** Class names of a classifier, by label. */
   classNames?: string[];
@@ -47,10 +47,10 @@ export function readTextCheckpoint(path: string): { info: TextCheckpointInfo; te
     throw new Error(`weights file ${path} lacks the 'config' or 'tokenizer' metadata; save it with metagrad train --save`);
   }
 
-  let config: Record<string, number | string>;
+  let config: Record<string, number | string | boolean>;
   let tokenizer: Tokenizer;
   try {
-    config = JSON.parse(metadata.config) as Record<string, number | string>;
+    config = JSON.parse(metadata.config) as Record<string, number | string | boolean>;
     tokenizer = tokenizerFromJson(metadata.tokenizer);
   } catch (error) {
     throw new Error(`weights file ${path} has invalid metadata: ${(error as Error).message}`);

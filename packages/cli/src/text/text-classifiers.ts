@@ -25,6 +25,8 @@ export interface ClassifierConfig {
   dropout: number;
   /** Input of the Transformer's head (Transformer only). Default 'cls'. */
   readout?: TransformerReadout;
+  /** Pre-norm encoder layers with a final LayerNorm (Transformer only). Default false, post-norm. */
+  normFirst?: boolean;
   seed: number;
 }
 
@@ -59,6 +61,7 @@ export function buildTextClassifier(config: ClassifierConfig): TextClassifier {
     numClasses: config.numClasses,
     dropout: config.dropout,
     readout: config.readout ?? 'cls',
+    normFirst: config.normFirst ?? false,
     seed: config.seed,
   });
   // The Transformer masks every position whose id is padding, so it needs no lengths.

@@ -18,3 +18,12 @@ export function dropoutProbability(value: string): number {
   }
   return parsed;
 }
+
+/** Parses a label smoothing share: a number of at least 0 and below 1. */
+export function smoothingShare(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !(parsed >= 0 && parsed < 1)) {
+    throw new InvalidArgumentError('Expected a share of at least 0 and below 1, such as 0.1.');
+  }
+  return parsed;
+}
