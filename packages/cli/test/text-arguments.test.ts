@@ -29,6 +29,8 @@ describe('text command arguments', () => {
     expect(out).toContain('--dropout');
     expect(out).toContain('--readout');
     expect(out).toContain('--weight-decay');
+    expect(out).toContain('--norm-first');
+    expect(out).toContain('--label-smoothing');
     expect(out).toContain('default: "cls+mean"');
   });
 
@@ -59,6 +61,8 @@ describe('text command arguments', () => {
     [['train', 'transformer', '--readout', 'max'], 'Allowed choices are cls, mean, cls+mean.'],
     [['train', 'lstm', '--readout', 'mean'], "unknown option '--readout'"],
     [['train', 'lstm', '--weight-decay', '-0.1'], "option '--weight-decay <x>' argument '-0.1' is invalid"],
+    [['train', 'transformer', '--label-smoothing', '1'], 'Expected a share of at least 0 and below 1, such as 0.1.'],
+    [['train', 'lstm', '--norm-first'], "unknown option '--norm-first'"],
     [['train', 'lm', '--arch', 'gru'], 'Allowed choices are lstm, transformer.'],
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],
