@@ -30,6 +30,7 @@ describe('text command arguments', () => {
     expect(out).toContain('--readout');
     expect(out).toContain('--weight-decay');
     expect(out).toContain('--norm-first');
+    expect(out).toContain('--no-norm-first');
     expect(out).toContain('--label-smoothing');
     expect(out).toContain('default: "cls+mean"');
   });

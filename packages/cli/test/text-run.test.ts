@@ -53,10 +53,12 @@ describe('metagrad on real text', () => {
   }, 180_000);
 
   test('train transformer learns spam', () => {
-    const run = metagrad('train', 'transformer', ...smallSpam, '--heads', '2', '--epochs', '5', '--lr', '3e-3', '--dropout', '0');
+    const report = join(workDir, 'transformer-report');
+    const run = metagrad('train', 'transformer', ...smallSpam, '--heads', '2', '--epochs', '5', '--lr', '3e-3', '--dropout', '0', '--report', report);
 
     expect(run.status).toBe(0);
     expect(finalAccuracy(run.stdout)).toBeGreaterThan(majorityShare + 0.07);
+    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).model.normFirst).toBe(true);
   }, 180_000);
 
   test('train lm and generate', () => {

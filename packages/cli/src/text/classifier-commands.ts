@@ -43,7 +43,7 @@ const DEFAULTS: Record<ClassifierArchitecture, { epochs: number; maxLen: number;
 
 const DESCRIPTIONS: Record<ClassifierArchitecture, string> = {
   lstm: 'train the LSTM text classifier (word embedding, stacked LSTMs, linear head on the last state) and report test accuracy, precision and recall',
-  transformer: 'train the BERT-style Transformer encoder classifier (read out at a learned [CLS] position plus the mean of the token positions) and report test accuracy, precision and recall',
+  transformer: 'train the BERT-style Transformer encoder classifier (pre-norm layers, read out at a learned [CLS] position plus the mean of the token positions) and report test accuracy, precision and recall',
 };
 
 /** Adds `train lstm` and `train transformer` under `train`. */
@@ -76,7 +76,8 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
           .choices([...TRANSFORMER_READOUTS])
           .default('cls+mean'),
       )
-      .option('--norm-first', 'normalise before attention and the feed-forward block of each layer, with a final LayerNorm (pre-norm), instead of after each residual sum');
+      .option('--norm-first', 'normalise before attention and the feed-forward block of each layer, with a final LayerNorm (pre-norm)', true)
+      .option('--no-norm-first', 'normalise after each residual sum instead (post-norm, as BERT)');
   }
   command
     .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
@@ -115,7 +116,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
     maxLength: options.maxLen,
     dropout: options.dropout ?? 0,
     ...(options.readout ? { readout: options.readout } : {}),
-    ...(options.normFirst ? { normFirst: true } : {}),
+    ...(options.normFirst !== undefined ? { normFirst: options.normFirst } : {}),
     seed: options.seed,
   };
   const started = performance.now();
