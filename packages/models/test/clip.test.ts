@@ -31,6 +31,15 @@ describe('clipGradNorm', () => {
     expect(clipGradNorm(parameters, 100)).toBeCloseTo(0.5, 5);
   });
 
+  test('broadcast gradient is scaled once', () => {
+    const parameter = zeros([2, 2], { dtype: 'float64', requiresGrad: true });
+    parameter.grad = tensor([3, 4], { dtype: 'float64' }).expand([2, 2]);
+
+    expect(clipGradNorm([parameter], 1)).toBeCloseTo(Math.sqrt(50), 12);
+    const scaled = Array.from(parameter.grad.toTypedArray());
+    [3, 4, 3, 4].forEach((value, i) => expect(scaled[i]).toBeCloseTo(value / Math.sqrt(50), 6));
+  });
+
   test('norm below maxNorm leaves gradients unchanged', () => {
     const parameter = zeros([2], { dtype: 'float64', requiresGrad: true });
     parameter.grad = tensor([3, 4], { dtype: 'float64' });
