@@ -322,11 +322,12 @@ export class LSTM extends RecurrentBase {
 
   /**
    * Runs every step of one direction as one lstmSequence op instead of a loop of cells. The op
-   * works time-first, so a batch-first projection is passed as a transposed view.
+   * works time-first, so a batch-first input is projected through a transposed view.
    */
   protected override runDirection(input: Tensor, weights: DirectionWeights, start: Tensor[], how: DirectionOptions): { output: Tensor; final: Tensor[] } {
-    const projected = linear(input, weights.weightIh, weights.biasIh);
-    const timeFirst = how.timeAxis === 0 ? projected : transpose(projected, 0, 1);
+    // Transposing the input rather than the projection keeps the projection and its gradient
+    // contiguous [T, N, 4H] arrays; the input is usually much narrower than 4H.
+    const timeFirst = linear(how.timeAxis === 0 ? input : transpose(input, 0, 1), weights.weightIh, weights.biasIh);
     const states = lstmSequence(timeFirst, weights.weightHh, weights.biasHh, start[0], start[1], { lengths: how.masks?.lengths, reverse: how.reverse });
     const [steps, rows] = timeFirst.shape;
     const size = this.hiddenSize;
