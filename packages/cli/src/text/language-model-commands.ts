@@ -60,7 +60,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--width <n>', `model width: dModel of the Transformer or hidden size of the LSTM ${byArchitecture('width')}`, positiveInteger)
     .option('--layers <n>', `number of decoder blocks or LSTM layers ${byArchitecture('layers')}`, positiveInteger)
     .option('--heads <n>', 'attention heads per block (transformer only); must divide --width', positiveInteger, 4)
-    .option('--dropout <x>', 'dropout probability (transformer only), at least 0 and below 1', dropoutProbability, 0)
+    .option('--dropout <x>', 'dropout probability, at least 0 and below 1: inside the Transformer blocks, or on the LSTM output and between LSTM layers', dropoutProbability, 0)
     .option('--seed <n>', 'seed of the initial weights, the training windows and the samples', seedNumber, 0)
     .option('--held-out <x>', 'share of the text, at its end, kept out of training for measuring bits per character, between 0 and 1', probability, 0.1)
     .option('--eval-every <n>', 'steps between measurements on held-out text, each followed by a sample (default: a sixth of --steps)', positiveInteger)

@@ -20,7 +20,7 @@ export interface LanguageModelConfig {
   layers: number;
   /** Attention heads (Transformer only). */
   heads: number;
-  /** Dropout probability (Transformer only). */
+  /** Dropout probability: inside the Transformer's blocks, or on the LSTM's output and between its layers. */
   dropout: number;
   seed: number;
 }
@@ -43,7 +43,7 @@ export interface LanguageModel {
 export function buildLanguageModel(config: LanguageModelConfig): LanguageModel {
   if (config.architecture === 'lstm') {
     // The embedding of a character model needs far fewer dimensions than the state.
-    const model = lstmLM({ vocabSize: config.vocabSize, embedDim: Math.min(config.width, 64), hiddenSize: config.width, numLayers: config.layers, seed: config.seed });
+    const model = lstmLM({ vocabSize: config.vocabSize, embedDim: Math.min(config.width, 64), hiddenSize: config.width, numLayers: config.layers, dropout: config.dropout, seed: config.seed });
     return {
       module: model,
       logits: (tokens) => model.forward(tokens),

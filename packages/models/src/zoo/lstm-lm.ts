@@ -2,6 +2,7 @@
 import { Generator, type Tensor, noGrad } from '@metagrad/autodiff';
 import { Module } from '../module';
 import { type LayerOptions, layerGenerator } from '../layers/common';
+import { Dropout } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import { LSTM, type LSTMState } from '../layers/recurrent';
@@ -18,6 +19,8 @@ export interface LSTMLMOptions extends LayerOptions {
   hiddenSize: number;
   /** Number of stacked LSTM layers. Default 1. */
   numLayers?: number;
+  /** Dropout probability on the LSTM's output before the head and between stacked layers, in training mode. Default 0. */
+  dropout?: number;
 }
 
 /**
@@ -33,6 +36,7 @@ export interface LSTMLMOptions extends LayerOptions {
 export class LSTMLM extends Module {
   readonly embedding: Embedding;
   readonly lstm: LSTM;
+  readonly dropout: Dropout;
   readonly head: Linear;
 
   constructor(readonly options: LSTMLMOptions) {
@@ -41,7 +45,9 @@ export class LSTMLM extends Module {
     const layer = { generator, dtype: options.dtype };
     const embedDim = options.embedDim ?? 64;
     this.embedding = this.registerModule('embedding', new Embedding(options.vocabSize, embedDim, layer));
-    this.lstm = this.registerModule('lstm', new LSTM(embedDim, options.hiddenSize, { ...layer, numLayers: options.numLayers ?? 1, batchFirst: true }));
+    const dropout = options.dropout ?? 0;
+    this.lstm = this.registerModule('lstm', new LSTM(embedDim, options.hiddenSize, { ...layer, numLayers: options.numLayers ?? 1, batchFirst: true, dropout }));
+    this.dropout = this.registerModule('dropout', new Dropout(dropout, layer));
     this.head = this.registerModule('head', new Linear(options.hiddenSize, options.vocabSize, layer));
   }
 
@@ -54,7 +60,7 @@ export class LSTMLM extends Module {
   run(tokens: TokenBatch, state: LSTMState | null): { logits: Tensor; state: LSTMState } {
     const rows = tokenRows('LSTMLM', tokens, this.options.vocabSize, Infinity);
     const { output, hidden, cell } = this.lstm.forward(this.embedding.forward(rows), state);
-    return { logits: this.head.forward(output), state: { hidden, cell } };
+    return { logits: this.head.forward(this.dropout.forward(output)), state: { hidden, cell } };
   }
 
   /**
