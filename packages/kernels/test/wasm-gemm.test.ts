@@ -218,6 +218,16 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
     });
   });
 
+  test('products too narrow to split agree with reference', () => {
+    // Large enough for the threads, but a single 16-column tile or 2-row tile of C.
+    backend.threads = 3;
+    for (const [m, n, k] of [[16, 16, 2048], [2, 1, 300000]]) {
+      for (const layout of ['contiguous', 'transposed'] as const) {
+        checkProblem(backend, { m, n, k, layouts: [layout, layout], mask: 0, outKind: 'strided', accumulate: false, seed: m + k });
+      }
+    }
+  });
+
   test('agrees with reference on generated problems', () => {
     backend.threads = 3;
     fc.assert(fc.property(problemArb(300), (problem) => checkProblem(backend, problem)), { numRuns: 25 });

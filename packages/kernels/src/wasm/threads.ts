@@ -156,6 +156,18 @@ export class ThreadPool {
    * failed.
    */
   run(job: JobFunction, parts: readonly number[][], workers: readonly number[]): void {
+    const generation = this.post(job, parts, workers);
+    const started = now();
+    (this.runtime.exports[job] as (...args: number[]) => void)(...parts[0]);
+    this.finish(job, parts, workers, generation, started);
+  }
+
+  /**
+   * Offers `parts[t]` to worker `workers[t - 1]` for every t >= 1 and returns at once, with the
+   * generation to pass to `finish`. The caller then runs parts[0] itself, possibly after other
+   * work, such as copying what its own part reads.
+   */
+  post(job: JobFunction, parts: readonly number[][], workers: readonly number[]): number {
     const { control } = this;
     // Generations count up modulo 2^30, so they never meet the negative claim values.
     const generation = (Atomics.load(control, controlLayout.generation) + 1) & 0x3fffffff;
@@ -169,10 +181,17 @@ export class ThreadPool {
     Atomics.store(control, controlLayout.pending, parts.length - 1);
     Atomics.store(control, controlLayout.generation, generation);
     Atomics.notify(control, controlLayout.generation);
+    return generation;
+  }
 
-    const started = now();
+  /**
+   * Completes a call that `post` started, once this thread has run parts[0]: runs every part
+   * that no worker has claimed yet, waits for the others, and throws if a worker's part failed.
+   * `started` is when this thread began its own work, so that a late worker can be judged.
+   */
+  finish(job: JobFunction, parts: readonly number[][], workers: readonly number[], generation: number, started: number): void {
+    const { control } = this;
     const kernel = this.runtime.exports[job] as (...args: number[]) => void;
-    kernel(...parts[0]);
     let takenOver = 0;
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);

@@ -8,11 +8,13 @@
  *      copied into the arena: as one block when its elements lie close together, else element
  *      by element into a row-major matrix.
  *   2. Split C into one part per thread, by columns when C is wider than tall, else by rows.
- *   3. Run the parts (threads.ts), and copy C out when it was staged.
+ *   3. Run the parts (threads.ts), and copy C out when it was staged. With threads, the workers'
+ *      slices are copied first and the rest while they compute (runThreaded).
  */
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
 import { BYTES_PER_FLOAT, MR, NR } from './blocking';
+import { now } from './host';
 import { type WasmRuntime } from './runtime';
 import { ThreadPool, workersSupported } from './threads';
 
@@ -124,13 +126,60 @@ export class WasmBackend {
       const ldc = cResident ? c.rowStride * F : n * F;
 
       const floats = this.runtime.floatView();
-      this.copyIn(aPlace, a, m, k, floats);
-      this.copyIn(bPlace, b, k, n, floats);
-      this.run(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
-      if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
+      const workers = m * n * k >= PARALLEL_MIN_MACS && this.threadCount > 1 && this.pool ? this.readyWorkers(this.threadCount - 1) : [];
+      if (workers.length === 0) {
+        this.copyIn(aPlace, a, m, k, floats);
+        this.copyIn(bPlace, b, k, n, floats);
+        this.run(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
+        if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
+        return;
+      }
+      this.runThreaded(m, n, k, { a, aPlace, b, bPlace, c, cAddress, ldc, cResident, accumulate }, floats, workers);
     } finally {
       this.runtime.release(top);
     }
+  }
+
+  /**
+   * Runs a GEMM split between this thread and `workers`, overlapping the copies with the work.
+   * Each part reads all of one operand (A when C is split by columns, B when by rows) and its
+   * own slice of the other. So this thread copies the shared operand and the workers' slices,
+   * hands the workers their parts, and only then copies its own slice. After its own part it
+   * copies its block of C out while the workers may still be computing theirs.
+   */
+  private runThreaded(m: number, n: number, k: number, g: ThreadedGemm, floats: Float32Array, workers: number[]): void {
+    const parts = partition(m, n, workers.length + 1);
+    const byColumns = n >= m;
+    const addToC = g.cResident && g.accumulate;
+    const argsOf = (part: Part, t: number) => [
+      part.rows, part.cols, k,
+      g.aPlace.address + part.firstRow * g.aPlace.rowStride, g.aPlace.rowStride, g.aPlace.colStride,
+      g.bPlace.address + part.firstCol * g.bPlace.colStride, g.bPlace.rowStride, g.bPlace.colStride,
+      g.cAddress + part.firstRow * g.ldc + part.firstCol * F, g.ldc, addToC ? 1 : 0,
+      this.runtime.workspace(t),
+    ];
+    const copySlice = (part: Part) => (byColumns
+      ? this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' })
+      : this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first: part.firstRow, count: part.rows, axis: 'rows' }));
+    const copyOutPart = (part: Part) => {
+      const cPart = { ...g.c, offset: g.c.offset + part.firstRow * g.c.rowStride + part.firstCol * g.c.colStride };
+      copyOutBlock(floats, g.cAddress / F + part.firstRow * n + part.firstCol, n, cPart, part.rows, part.cols, g.accumulate);
+    };
+
+    if (byColumns) this.copyIn(g.aPlace, g.a, m, k, floats);
+    else this.copyIn(g.bPlace, g.b, k, n, floats);
+    parts.slice(1).forEach(copySlice);
+
+    // A product too narrow to split has one part, and then no worker is involved.
+    const args = parts.map(argsOf);
+    const generation = parts.length > 1 ? this.pool!.post('gemm', args, workers) : undefined;
+    const started = now();
+    copySlice(parts[0]);
+    this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
+    if (!g.cResident) copyOutPart(parts[0]);
+
+    if (generation !== undefined) this.pool!.finish('gemm', args, workers, generation, started);
+    if (!g.cResident) parts.slice(1).forEach(copyOutPart);
   }
 
   /**
@@ -251,13 +300,21 @@ export class WasmBackend {
     return { address: destination, rowStride: cols * F, colStride: F, copy: 'elements', blockStart: 0, blockLength: 0, destination, batchStride };
   }
 
-  private copyIn(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array, count = 1, step = 0): void {
+  /**
+   * Copies an operand to its placement: all of it, or with `range` only rows (or columns)
+   * [first, first + count) of a single matrix.
+   */
+  private copyIn(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array, count = 1, step = 0, range?: CopyRange): void {
     const { data, offset, rowStride, colStride } = matrix;
+    if (placement.copy === 'none') return;
+    if (range !== undefined) {
+      copyRange(placement, matrix, rows, cols, floats, range);
+      return;
+    }
     if (placement.copy === 'block') {
       floats.set(data.subarray(placement.blockStart, placement.blockStart + placement.blockLength), placement.destination / F);
       return;
     }
-    if (placement.copy === 'none') return;
 
     // Element (i, p) of matrix t goes to row-major position (t * rows + i) * cols + p.
     let d = placement.destination / F;
@@ -297,6 +354,19 @@ export class WasmBackend {
   }
 }
 
+/** The operands of a threaded GEMM and where each one is in WebAssembly memory. */
+interface ThreadedGemm {
+  a: Matrix;
+  aPlace: Placement;
+  b: Matrix;
+  bPlace: Placement;
+  c: Matrix;
+  cAddress: number;
+  ldc: number;
+  cResident: boolean;
+  accumulate: boolean;
+}
+
 /** One thread's block of C: rows [firstRow, firstRow + rows) and columns [firstCol, firstCol + cols). */
 interface Part {
   firstRow: number;
@@ -327,21 +397,73 @@ export function partition(m: number, n: number, threads: number): Part[] {
   return parts;
 }
 
+/** Rows or columns [first, first + count) of one operand, for a partial copyIn. */
+interface CopyRange {
+  first: number;
+  count: number;
+  axis: 'rows' | 'cols';
+}
+
+/**
+ * Copies rows or columns `range` of `matrix` to its placement ('block' or 'elements'). In a block,
+ * each row of a row-major matrix and each column of a column-major one is copied as one run.
+ */
+function copyRange(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array, range: CopyRange): void {
+  const { data, offset, rowStride, colStride } = matrix;
+  const [firstRow, lastRow] = range.axis === 'rows' ? [range.first, range.first + range.count] : [0, rows];
+  const [firstCol, colEnd] = range.axis === 'cols' ? [range.first, range.first + range.count] : [0, cols];
+
+  if (placement.copy === 'block') {
+    // The block keeps the source's layout, so element s of `data` goes to s + shift.
+    const shift = placement.destination / F - placement.blockStart;
+    if (rowStride === 1 && colStride !== 1) {
+      for (let p = firstCol; p < colEnd; p++) {
+        const s = offset + firstRow + p * colStride;
+        floats.set(data.subarray(s, s + lastRow - firstRow), s + shift);
+      }
+      return;
+    }
+    for (let i = firstRow; i < lastRow; i++) {
+      const s = offset + i * rowStride + firstCol * colStride;
+      if (colStride === 1) {
+        floats.set(data.subarray(s, s + colEnd - firstCol), s + shift);
+        continue;
+      }
+      for (let p = firstCol, t = s; p < colEnd; p++, t += colStride) floats[t + shift] = data[t];
+    }
+    return;
+  }
+
+  // 'elements': element (i, p) goes to row-major position i * cols + p.
+  for (let i = firstRow; i < lastRow; i++) {
+    let d = placement.destination / F + i * cols + firstCol;
+    for (let p = firstCol, s = offset + i * rowStride + firstCol * colStride; p < colEnd; p++, s += colStride) floats[d++] = data[s];
+  }
+}
+
 /** Copies (or adds) the row-major m×n block at `floats[start]` into the strided matrix C. */
 function copyOut(floats: Float32Array, start: number, c: Matrix, m: number, n: number, accumulate: boolean): void {
+  copyOutBlock(floats, start, n, c, m, n, accumulate);
+}
+
+/**
+ * Copies (or adds) an m×n block at `floats[start]`, whose rows are `pitch` floats apart, into the
+ * strided matrix C.
+ */
+function copyOutBlock(floats: Float32Array, start: number, pitch: number, c: Matrix, m: number, n: number, accumulate: boolean): void {
   const { data, offset, rowStride, colStride } = c;
-  if (!accumulate && colStride === 1 && rowStride === n) {
+  if (!accumulate && colStride === 1 && rowStride === n && pitch === n) {
     data.set(floats.subarray(start, start + m * n), offset);
     return;
   }
   if (!accumulate && colStride === 1) {
-    for (let i = 0; i < m; i++) data.set(floats.subarray(start + i * n, start + (i + 1) * n), offset + i * rowStride);
+    for (let i = 0; i < m; i++) data.set(floats.subarray(start + i * pitch, start + i * pitch + n), offset + i * rowStride);
     return;
   }
 
-  let s = start;
   for (let i = 0; i < m; i++) {
     let d = offset + i * rowStride;
+    let s = start + i * pitch;
     for (let j = 0; j < n; j++, d += colStride) data[d] = accumulate ? data[d] + floats[s++] : floats[s++];
   }
 }
