@@ -56,7 +56,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--steps <n>', `maximum number of optimizer steps ${byArchitecture('steps')}`, positiveInteger)
     .option('--max-minutes <m>', 'stop training after this many minutes of wall-clock time (default: no limit)', positiveNumber)
     .option('--batch-size <n>', 'windows per optimizer step', positiveInteger, 32)
-    .option('--lr <x>', `peak learning rate of Adam, after a warm-up of 100 steps, decayed to a tenth along a cosine ${byArchitecture('lr')}`, positiveNumber)
+    .option('--lr <x>', `peak learning rate of Adam (betas 0.9 and 0.99), after a warm-up of 100 steps, decayed to a hundredth along a cosine ${byArchitecture('lr')}`, positiveNumber)
     .option('--width <n>', `model width: dModel of the Transformer or hidden size of the LSTM ${byArchitecture('width')}`, positiveInteger)
     .option('--layers <n>', `number of decoder blocks or LSTM layers ${byArchitecture('layers')}`, positiveInteger)
     .option('--heads <n>', 'attention heads per block (transformer only); must divide --width', positiveInteger, 4)
