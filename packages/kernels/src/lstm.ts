@@ -256,17 +256,17 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
  * gradients through unchanged. After the walk, dW_hh = dzᵀ H_entering, one product over all
  * steps, and db_hh = the column sums of dz.
  *
- * With the 'wasm' backend the weight, dz and the carried dh stay in WebAssembly memory, so each
- * step's product copies nothing.
+ * With the 'wasm' backend it runs in WebAssembly memory (backwardInWasm), where each step's
+ * product copies nothing and the cell's derivative is a SIMD kernel.
  */
 export function lstmSequenceBackward(layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays): LstmSequenceGradients {
   const { steps, rows, hidden: size } = layout;
-  const wasm = lstmBackendFor(grad.data, layout, 4 * size * size + steps * rows * 4 * size + rows * size);
-  if (wasm !== undefined) return wasm.withArena(() => backwardSteps(layout, grad, weight, cell, saved, wasm));
-  return backwardSteps(layout, grad, weight, cell, saved, undefined);
+  const wasm = lstmBackendFor(grad.data, layout, 4 * size * size + steps * rows * 13 * size + 3 * rows * size);
+  if (wasm !== undefined) return wasm.withArena(() => backwardInWasm(wasm, layout, grad, weight, cell, saved));
+  return backwardWithLoops(layout, grad, weight, cell, saved);
 }
 
-function backwardSteps(layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays, wasm: WasmBackend | undefined): LstmSequenceGradients {
+function backwardWithLoops(layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays): LstmSequenceGradients {
   const { steps, rows, hidden: size, order, lengths } = layout;
   const { gates, entering, states } = saved;
   const stateWidth = 2 * size;
@@ -274,12 +274,8 @@ function backwardSteps(layout: LstmSequenceLayout, grad: StridedView, weight: Ma
   const dtype = dtypeOf(grad, 'lstmSequenceBackward');
   const g = grad.data;
   const [gStep, gRow, gColumn] = grad.stride;
-  const [weightCopy, dGates, carriedH] = wasm
-    ? wasm.scratch([gateWidth * size, steps * rows * gateWidth, rows * size])
-    : [null, allocateData(dtype, steps * rows * gateWidth), allocateData(dtype, rows * size)];
-  if (weightCopy !== null) copyRows(weight, gateWidth, size, weightCopy, 0);
-  const weightMatrix = weightCopy === null ? weight : { data: weightCopy, offset: 0, rowStride: size, colStride: 1 };
-  carriedH.fill(0);
+  const dGates = allocateData(dtype, steps * rows * gateWidth);
+  const carriedH = allocateData(dtype, rows * size);
   const carriedC = allocateData(dtype, rows * size);
   const passedH = allocateData(dtype, rows * size);
   // total = [dh' | dc'] of the current step plus what the step after it carried back, [N, 2H]. It is
@@ -313,11 +309,72 @@ function backwardSteps(layout: LstmSequenceLayout, grad: StridedView, weight: Ma
     }
 
     // carried dh = dz_t W_hh ([N, 4H] x [4H, H]), plus dh of the rows that passed it through.
-    gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, weightMatrix, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
+    gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, weight, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
     if (anyPassed) for (let i = 0; i < rows * size; i++) carriedH[i] += passedH[i];
   }
 
-  // dW_hh = dzᵀ H_entering over all steps and rows at once, and db_hh = the sum of dz.
+  const { weightGrad, biasGrad } = weightGradients(layout, dGates, entering);
+  return { gates: dGates, weight: weightGrad, bias: biasGrad, hidden: carriedH, cell: carriedC };
+}
+
+/**
+ * Runs the backward pass in WebAssembly memory, with the same steps as backwardWithLoops: the
+ * gradient, the saved gates and states and the weight are copied in once, and the SIMD kernel
+ * lstmCellBackward differentiates each step's cell for all rows at once. Rows past their
+ * sequence's end are then given the gradient they pass through, which the loop keeps aside
+ * before the kernel overwrites the carried dc.
+ */
+function backwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays): LstmSequenceGradients {
+  const { steps, rows, hidden: size, order, lengths } = layout;
+  const stateWidth = 2 * size;
+  const gateWidth = 4 * size;
+  const [weightCopy, gradCopy, gates, states, initialCell, dGates, carriedH, carriedC] = wasm.scratch([
+    gateWidth * size, steps * rows * stateWidth, steps * rows * 5 * size, steps * rows * stateWidth, rows * size, steps * rows * gateWidth, rows * size, rows * size,
+  ]);
+  copyRows(weight, gateWidth, size, weightCopy, 0);
+  copy(grad, viewOf(gradCopy, [steps, rows, stateWidth]));
+  gates.set(saved.gates);
+  states.set(saved.states);
+  copyRows(cell, rows, size, initialCell, 0);
+  carriedH.fill(0);
+  carriedC.fill(0);
+  const weightMatrix = { data: weightCopy, offset: 0, rowStride: size, colStride: 1 };
+  const passed = new Float32Array(rows * stateWidth);
+
+  for (let position = order.length - 1; position >= 0; position--) {
+    const t = order[position];
+    const before = position === 0 ? null : order[position - 1];
+    const ended = lengths === null ? [] : Array.from({ length: rows }, (_, n) => n).filter((n) => t >= lengths[n]);
+
+    // [dh | dc] that ended rows pass through: their own gradient plus what was carried.
+    for (const n of ended) {
+      for (let j = 0; j < size; j++) {
+        passed[n * stateWidth + j] = gradCopy[(t * rows + n) * stateWidth + j] + carriedH[n * size + j];
+        passed[n * stateWidth + size + j] = gradCopy[(t * rows + n) * stateWidth + size + j] + carriedC[n * size + j];
+      }
+    }
+
+    const [cellView, cellAt, cellRowStride] = before === null ? [initialCell, 0, size] : [states, before * rows * stateWidth + size, stateWidth];
+    wasm.lstmCellBackward(rows, size, gradCopy, t * rows * stateWidth, stateWidth, carriedH, carriedC, gates, t * rows * 5 * size, cellView, cellAt, cellRowStride, dGates, t * rows * gateWidth);
+    for (const n of ended) {
+      dGates.fill(0, (t * rows + n) * gateWidth, (t * rows + n + 1) * gateWidth);
+      carriedC.set(passed.subarray(n * stateWidth + size, (n + 1) * stateWidth), n * size);
+    }
+
+    // carried dh = dz_t W_hh; an ended row's dz is zero, so its row is then set to what it passes.
+    gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, weightMatrix, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
+    for (const n of ended) carriedH.set(passed.subarray(n * stateWidth, n * stateWidth + size), n * size);
+  }
+
+  const { weightGrad, biasGrad } = weightGradients(layout, dGates, saved.entering);
+  return { gates: new Float32Array(dGates), weight: weightGrad, bias: biasGrad, hidden: new Float32Array(carriedH), cell: new Float32Array(carriedC) };
+}
+
+/** Returns dW_hh = dzᵀ H_entering over all steps and rows at once, and db_hh = the sum of dz. */
+function weightGradients(layout: LstmSequenceLayout, dGates: FloatArray, entering: FloatArray): { weightGrad: FloatArray; biasGrad: FloatArray } {
+  const { steps, rows, hidden: size } = layout;
+  const gateWidth = 4 * size;
+  const dtype = entering instanceof Float32Array ? 'float32' : 'float64';
   const weightGrad = allocateData(dtype, gateWidth * size);
   const all = steps * rows;
   gemm(gateWidth, size, all, { data: dGates, offset: 0, rowStride: 1, colStride: gateWidth }, { data: entering, offset: 0, rowStride: size, colStride: 1 }, { data: weightGrad, offset: 0, rowStride: size, colStride: 1 }, false);
@@ -325,9 +382,7 @@ function backwardSteps(layout: LstmSequenceLayout, grad: StridedView, weight: Ma
   for (let r = 0; r < all; r++) {
     for (let j = 0; j < gateWidth; j++) biasGrad[j] += dGates[r * gateWidth + j];
   }
-
-  const outside = (array: FloatArray) => (wasm ? new Float32Array(array) : array);
-  return { gates: outside(dGates), weight: weightGrad, bias: biasGrad, hidden: outside(carriedH), cell: carriedC };
+  return { weightGrad, biasGrad };
 }
 
 /**

@@ -74,3 +74,72 @@ export function lstmCellKernel(): FunctionDefinition {
     ),
   ]);
 }
+
+/**
+ * lstmCellBackward(rows, hidden, grad, gradRowStride, carriedH, carriedC, saved, savedRowStride, cell, cellRowStride, dz, dzRowStride)
+ * is the VJP of lstmCell for every row n, as lstmCellBackwardRow (../lstm.ts) computes it. It reads
+ * [dh' | dc'] from grad[n] and adds the gradients carried back from the next step, carriedH[n] and
+ * carriedC[n] ([rows, hidden], contiguous). With i, f, g, o and t = tanh(c') from saved[n] and the
+ * cell state before the step from cell[n]:
+ *   dc'_total = dc' + dh' * o * (1 - t^2)
+ *   dz = [dc'_total * g * i(1 - i) | dc'_total * c * f(1 - f) | dc'_total * i * (1 - g^2) | dh' * t * o(1 - o)]
+ * It writes dz to dz[n] and dc'_total * f, the gradient carried to the step before, over carriedC[n].
+ */
+export function lstmCellBackwardKernel(): FunctionDefinition {
+  const fn = new FunctionBuilder('lstmCellBackward');
+  const rows = fn.param('rows');
+  const hidden = fn.param('hidden');
+  const grad = fn.param('grad');
+  const gradRowStride = fn.param('gradRowStride');
+  const carriedH = fn.param('carriedH');
+  const carriedC = fn.param('carriedC');
+  const saved = fn.param('saved');
+  const savedRowStride = fn.param('savedRowStride');
+  const cell = fn.param('cell');
+  const cellRowStride = fn.param('cellRowStride');
+  const dz = fn.param('dz');
+  const dzRowStride = fn.param('dzRowStride');
+  const row = fn.local('row');
+  const j = fn.local('j');
+  const block = fn.local('block');
+  const [gradHidden, gradCell, inputGate, forgetGate, candidate, outputGate, squashedCell] = [
+    'gradHidden', 'gradCell', 'inputGate', 'forgetGate', 'candidate', 'outputGate', 'squashedCell',
+  ].map((name) => fn.local(name, 'v128'));
+
+  const get = local.get;
+  const one = v128.const_f32x4(1);
+  const at = (pointer: typeof grad, blocks: number): Code => i32.add(i32.add(get(pointer), get(j)), i32.mul(get(block), i32.const(blocks)));
+  const derivative = (gate: typeof inputGate): Code => f32x4.mul(get(gate), f32x4.sub(one, get(gate)));
+  const advance = (pointer: typeof grad, stride: Code): Code => local.set(pointer, i32.add(get(pointer), stride));
+
+  return fn.define([
+    local.set(block, i32.mul(get(hidden), i32.const(F))),
+    forLoop(row, i32.const(0), get(rows), i32.const(1),
+      forLoop(j, i32.const(0), get(block), i32.const(VECTOR_BYTES),
+        local.set(inputGate, v128.load(at(saved, 0))),
+        local.set(forgetGate, v128.load(at(saved, 1))),
+        local.set(candidate, v128.load(at(saved, 2))),
+        local.set(outputGate, v128.load(at(saved, 3))),
+        local.set(squashedCell, v128.load(at(saved, 4))),
+
+        // The step's own gradient plus what the next step carried back, then dc'_total.
+        local.set(gradHidden, f32x4.add(v128.load(at(grad, 0)), v128.load(at(carriedH, 0)))),
+        local.set(gradCell, f32x4.add(
+          f32x4.add(v128.load(at(grad, 1)), v128.load(at(carriedC, 0))),
+          f32x4.mul(f32x4.mul(get(gradHidden), get(outputGate)), f32x4.sub(one, f32x4.mul(get(squashedCell), get(squashedCell)))))),
+
+        v128.store(at(dz, 0), f32x4.mul(f32x4.mul(get(gradCell), get(candidate)), derivative(inputGate))),
+        v128.store(at(dz, 1), f32x4.mul(f32x4.mul(get(gradCell), v128.load(at(cell, 0))), derivative(forgetGate))),
+        v128.store(at(dz, 2), f32x4.mul(f32x4.mul(get(gradCell), get(inputGate)), f32x4.sub(one, f32x4.mul(get(candidate), get(candidate))))),
+        v128.store(at(dz, 3), f32x4.mul(f32x4.mul(get(gradHidden), get(squashedCell)), derivative(outputGate))),
+        v128.store(at(carriedC, 0), f32x4.mul(get(gradCell), get(forgetGate))),
+      ),
+      advance(grad, get(gradRowStride)),
+      advance(carriedH, get(block)),
+      advance(carriedC, get(block)),
+      advance(saved, get(savedRowStride)),
+      advance(cell, get(cellRowStride)),
+      advance(dz, get(dzRowStride)),
+    ),
+  ]);
+}

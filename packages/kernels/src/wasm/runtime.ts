@@ -79,6 +79,8 @@ export interface KernelExports {
   col2im(...args: number[]): void;
   /** lstmCell(rows, hidden, z, zRowStride, bias, cell, cellRowStride, saved, savedRowStride, state, stateRowStride); see lstm-kernels.ts. */
   lstmCell(...args: number[]): void;
+  /** lstmCellBackward(rows, hidden, grad, gradRowStride, carriedH, carriedC, saved, savedRowStride, cell, cellRowStride, dz, dzRowStride). */
+  lstmCellBackward(...args: number[]): void;
 }
 
 /** Options of a runtime: which features its module uses. */

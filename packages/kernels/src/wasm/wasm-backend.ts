@@ -274,6 +274,30 @@ export class WasmBackend {
   }
 
   /**
+   * Runs the LSTM cell's backward kernel (lstm-kernels.ts) for `rows` rows: [dh' | dc'] rows of
+   * `grad` gradRowStride elements apart from grad[gradAt], the carried gradients carriedH and
+   * carriedC [rows, H], saved [rows, 5H] at saved[savedAt], the cell state's rows cellRowStride
+   * apart from cell[cellAt], and dz [rows, 4H] at dz[dzAt]. Every array is a view of WebAssembly
+   * memory, taken inside withArena; offsets are in elements.
+   */
+  lstmCellBackward(
+    rows: number, hidden: number,
+    grad: Float32Array, gradAt: number, gradRowStride: number,
+    carriedH: Float32Array, carriedC: Float32Array,
+    saved: Float32Array, savedAt: number,
+    cell: Float32Array, cellAt: number, cellRowStride: number,
+    dz: Float32Array, dzAt: number,
+  ): void {
+    const address = (view: Float32Array, at: number) => view.byteOffset + at * F;
+    this.runtime.exports.lstmCellBackward(
+      rows, hidden,
+      address(grad, gradAt), gradRowStride * F, address(carriedH, 0), address(carriedC, 0),
+      address(saved, savedAt), 5 * hidden * F, address(cell, cellAt), cellRowStride * F,
+      address(dz, dzAt), 4 * hidden * F,
+    );
+  }
+
+  /**
    * Decides where an operand goes and allocates its copy; copies nothing yet. `count` matrices
    * `step` elements apart are placed together, for gemmBatch.
    */
