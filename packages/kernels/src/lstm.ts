@@ -17,7 +17,7 @@
 import { wasmBackendFor } from './backend';
 import { type Matrix, gemm } from './gemm';
 import { copy } from './unary';
-import { type FloatArray, type StridedView, allocateData, dtypeOf, viewOf } from './view';
+import { type Dtype, type FloatArray, type StridedView, allocateData, dtypeOf, viewOf } from './view';
 import type { WasmBackend } from './wasm/wasm-backend';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
@@ -303,7 +303,6 @@ function backwardWithLoops(layout: LstmSequenceLayout, grad: StridedView, weight
         continue;
       }
       anyPassed = true;
-      dGates.fill(0, (t * rows + n) * gateWidth, (t * rows + n + 1) * gateWidth);
       passedH.set(total.subarray(n * stateWidth, n * stateWidth + size), carriedAt);
       carriedC.set(total.subarray(n * stateWidth + size, (n + 1) * stateWidth), carriedAt);
     }
@@ -313,16 +312,16 @@ function backwardWithLoops(layout: LstmSequenceLayout, grad: StridedView, weight
     if (anyPassed) for (let i = 0; i < rows * size; i++) carriedH[i] += passedH[i];
   }
 
-  const { weightGrad, biasGrad } = weightGradients(layout, dGates, entering);
+  const { weightGrad, biasGrad } = weightGradients(layout, dtype, dGates, entering);
   return { gates: dGates, weight: weightGrad, bias: biasGrad, hidden: carriedH, cell: carriedC };
 }
 
 /**
- * Runs the backward pass in WebAssembly memory, with the same steps as backwardWithLoops: the
- * gradient, the saved gates and states and the weight are copied in once, and the SIMD kernel
- * lstmCellBackward differentiates each step's cell for all rows at once. Rows past their
- * sequence's end are then given the gradient they pass through, which the loop keeps aside
- * before the kernel overwrites the carried dc.
+ * Runs the backward pass in WebAssembly memory, with the same steps as backwardWithLoops. The
+ * gradient, the saved gates and states and the weight are copied in once. The SIMD kernel
+ * lstmCellBackward then differentiates each step's cell for all rows at once. A row past its
+ * sequence's end gets the gradient it passes through, kept aside before the kernel overwrites
+ * the carried dc.
  */
 function backwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays): LstmSequenceGradients {
   const { steps, rows, hidden: size, order, lengths } = layout;
@@ -366,15 +365,14 @@ function backwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, grad: Str
     for (const n of ended) carriedH.set(passed.subarray(n * stateWidth, n * stateWidth + size), n * size);
   }
 
-  const { weightGrad, biasGrad } = weightGradients(layout, dGates, saved.entering);
+  const { weightGrad, biasGrad } = weightGradients(layout, 'float32', dGates, saved.entering);
   return { gates: new Float32Array(dGates), weight: weightGrad, bias: biasGrad, hidden: new Float32Array(carriedH), cell: new Float32Array(carriedC) };
 }
 
 /** Returns dW_hh = dzᵀ H_entering over all steps and rows at once, and db_hh = the sum of dz. */
-function weightGradients(layout: LstmSequenceLayout, dGates: FloatArray, entering: FloatArray): { weightGrad: FloatArray; biasGrad: FloatArray } {
+function weightGradients(layout: LstmSequenceLayout, dtype: Dtype, dGates: FloatArray, entering: FloatArray): { weightGrad: FloatArray; biasGrad: FloatArray } {
   const { steps, rows, hidden: size } = layout;
   const gateWidth = 4 * size;
-  const dtype = entering instanceof Float32Array ? 'float32' : 'float64';
   const weightGrad = allocateData(dtype, gateWidth * size);
   const all = steps * rows;
   gemm(gateWidth, size, all, { data: dGates, offset: 0, rowStride: 1, colStride: gateWidth }, { data: entering, offset: 0, rowStride: size, colStride: 1 }, { data: weightGrad, offset: 0, rowStride: size, colStride: 1 }, false);

@@ -126,11 +126,11 @@ export class WasmBackend {
       const ldc = cResident ? c.rowStride * F : n * F;
 
       const floats = this.runtime.floatView();
-      const workers = m * n * k >= PARALLEL_MIN_MACS && this.threadCount > 1 && this.pool ? this.readyWorkers(this.threadCount - 1) : [];
+      const workers = this.workersFor(m * n * k);
       if (workers.length === 0) {
         this.copyIn(aPlace, a, m, k, floats);
         this.copyIn(bPlace, b, k, n, floats);
-        this.run(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
+        this.runOnThisThread(m, n, k, aPlace, bPlace, cAddress, ldc, cResident && accumulate);
         if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
         return;
       }
@@ -151,13 +151,6 @@ export class WasmBackend {
     const parts = partition(m, n, workers.length + 1);
     const byColumns = n >= m;
     const addToC = g.cResident && g.accumulate;
-    const argsOf = (part: Part, t: number) => [
-      part.rows, part.cols, k,
-      g.aPlace.address + part.firstRow * g.aPlace.rowStride, g.aPlace.rowStride, g.aPlace.colStride,
-      g.bPlace.address + part.firstCol * g.bPlace.colStride, g.bPlace.rowStride, g.bPlace.colStride,
-      g.cAddress + part.firstRow * g.ldc + part.firstCol * F, g.ldc, addToC ? 1 : 0,
-      this.runtime.workspace(t),
-    ];
     const copySlice = (part: Part) => (byColumns
       ? this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' })
       : this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first: part.firstRow, count: part.rows, axis: 'rows' }));
@@ -171,7 +164,7 @@ export class WasmBackend {
     parts.slice(1).forEach(copySlice);
 
     // A product too narrow to split has one part, and then no worker is involved.
-    const args = parts.map(argsOf);
+    const args = parts.map((part, t) => this.partArgs(part, t, k, g.aPlace, g.bPlace, g.cAddress, g.ldc, addToC));
     const generation = parts.length > 1 ? this.pool!.post('gemm', args, workers) : undefined;
     const started = now();
     copySlice(parts[0]);
@@ -353,22 +346,36 @@ export class WasmBackend {
 
   /** Splits C among the threads that are ready and runs every part. */
   private run(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
-    const wanted = m * n * k >= PARALLEL_MIN_MACS ? this.threadCount : 1;
-    const workers = wanted > 1 && this.pool ? this.readyWorkers(wanted - 1) : [];
+    const workers = this.workersFor(m * n * k);
     if (workers.length === 0) {
-      const workspace = this.runtime.workspace(0);
-      this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, accumulate ? 1 : 0, workspace);
+      this.runOnThisThread(m, n, k, a, b, c, ldc, accumulate);
       return;
     }
 
-    const parts = partition(m, n, workers.length + 1).map((part, t) => [
+    const parts = partition(m, n, workers.length + 1).map((part, t) => this.partArgs(part, t, k, a, b, c, ldc, accumulate));
+    this.pool!.run('gemm', parts, workers);
+  }
+
+  /** Runs a whole product on this thread, with its operands already in place. */
+  private runOnThisThread(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
+    const workspace = this.runtime.workspace(0);
+    this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, accumulate ? 1 : 0, workspace);
+  }
+
+  /** Returns the arguments of the gemm export for thread t's part of C. */
+  private partArgs(part: Part, t: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): number[] {
+    return [
       part.rows, part.cols, k,
       a.address + part.firstRow * a.rowStride, a.rowStride, a.colStride,
       b.address + part.firstCol * b.colStride, b.rowStride, b.colStride,
       c + part.firstRow * ldc + part.firstCol * F, ldc, accumulate ? 1 : 0,
       this.runtime.workspace(t),
-    ]);
-    this.pool!.run('gemm', parts, workers);
+    ];
+  }
+
+  /** Returns the workers to split a product of `macs` multiply-adds with: none for a small one. */
+  private workersFor(macs: number): number[] {
+    return macs >= PARALLEL_MIN_MACS && this.threadCount > 1 && this.pool ? this.readyWorkers(this.threadCount - 1) : [];
   }
 
   /** Returns up to `count` workers to offer parts to: none while the pool backs off. */

@@ -325,8 +325,8 @@ export class LSTM extends RecurrentBase {
    * works time-first, so a batch-first input is projected through a transposed view.
    */
   protected override runDirection(input: Tensor, weights: DirectionWeights, start: Tensor[], how: DirectionOptions): { output: Tensor; final: Tensor[] } {
-    // Transposing the input rather than the projection keeps the projection and its gradient
-    // contiguous [T, N, 4H] arrays; the input is usually much narrower than 4H.
+    // The input is transposed instead of the projection, because the input is usually much
+    // narrower than 4H. The projection and its gradient are then contiguous [T, N, 4H] arrays.
     const timeFirst = linear(how.timeAxis === 0 ? input : transpose(input, 0, 1), weights.weightIh, weights.biasIh);
     const states = lstmSequence(timeFirst, weights.weightHh, weights.biasHh, start[0], start[1], { lengths: how.masks?.lengths, reverse: how.reverse });
     const [steps, rows] = timeFirst.shape;
@@ -345,8 +345,8 @@ export class LSTM extends RecurrentBase {
   /** Runs the sequence from `state` (zeros when absent); the result can be passed back as the next state. */
   forward(input: Tensor, state?: LSTMState | null, options: SequenceOptions = {}): LSTMOutput {
     if (state != null && (state.hidden == null) !== (state.cell == null)) {
-      const given = state.hidden == null ? 'cell' : 'hidden';
-      throw new Error(`LSTM: the initial state has ${given} but no ${given === 'cell' ? 'hidden' : 'cell'} state; pass both { hidden, cell } or neither`);
+      const [present, missing] = state.hidden == null ? ['cell', 'hidden'] : ['hidden', 'cell'];
+      throw new Error(`LSTM: the initial state has ${present} but no ${missing} state; pass both { hidden, cell } or neither`);
     }
     const { output, finals } = this.run(input, [state?.hidden ?? null, state?.cell ?? null], options);
     return { output, hidden: finals[0], cell: finals[1] };
