@@ -211,23 +211,21 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
   const { steps, rows, hidden: size, order, lengths } = layout;
   const gateWidth = 4 * size;
   const stateWidth = 2 * size;
-  const [w, z, states, gates, initial, biasCopy] = wasm.scratch([gateWidth * size, steps * rows * gateWidth, steps * rows * stateWidth, steps * rows * 5 * size, rows * stateWidth, gateWidth]);
-
-  // W_hhᵀ row-major [H, 4H], so that each step's product reads it in place instead of packing it.
-  copyRows({ data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride }, size, gateWidth, w, 0);
+  // W_hhᵀ [H, 4H], packed once into the panels each step's product reads.
+  const weightT = wasm.packOperand({ data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride }, size, gateWidth);
+  const [z, states, gates, initial, biasCopy] = wasm.scratch([steps * rows * gateWidth, steps * rows * stateWidth, steps * rows * 5 * size, rows * stateWidth, gateWidth]);
   copy(inputGates, viewOf(z, [steps, rows, gateWidth]));
   if (bias === null) biasCopy.fill(0);
   else biasCopy.set(bias);
   copyRows(hidden, rows, size, initial, 0, stateWidth);
   copyRows(cell, rows, size, initial, size, stateWidth);
-  const weightT = { data: w, offset: 0, rowStride: gateWidth, colStride: 1 };
 
   let previous = { data: initial, offset: 0 };
   for (const t of order) {
     // z[t] += h W_hhᵀ, then the cell.
     const zAt = t * rows * gateWidth;
     const stateAt = t * rows * stateWidth;
-    gemm(rows, gateWidth, size, { data: previous.data, offset: previous.offset, rowStride: stateWidth, colStride: 1 }, weightT, { data: z, offset: zAt, rowStride: gateWidth, colStride: 1 }, true);
+    wasm.gemmPacked(rows, { data: previous.data, offset: previous.offset, rowStride: stateWidth, colStride: 1 }, weightT, { data: z, offset: zAt, rowStride: gateWidth, colStride: 1 }, true);
     wasm.lstmCell(rows, size, z, zAt, biasCopy, previous.data, previous.offset + size, stateWidth, gates, t * rows * 5 * size, states, stateAt);
 
     // Rows past their sequence's end carry the previous state instead.
@@ -327,17 +325,16 @@ function backwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, grad: Str
   const { steps, rows, hidden: size, order, lengths } = layout;
   const stateWidth = 2 * size;
   const gateWidth = 4 * size;
-  const [weightCopy, gradCopy, gates, states, initialCell, dGates, carriedH, carriedC] = wasm.scratch([
-    gateWidth * size, steps * rows * stateWidth, steps * rows * 5 * size, steps * rows * stateWidth, rows * size, steps * rows * gateWidth, rows * size, rows * size,
+  const packedWeight = wasm.packOperand(weight, gateWidth, size);
+  const [gradCopy, gates, states, initialCell, dGates, carriedH, carriedC] = wasm.scratch([
+    steps * rows * stateWidth, steps * rows * 5 * size, steps * rows * stateWidth, rows * size, steps * rows * gateWidth, rows * size, rows * size,
   ]);
-  copyRows(weight, gateWidth, size, weightCopy, 0);
   copy(grad, viewOf(gradCopy, [steps, rows, stateWidth]));
   gates.set(saved.gates);
   states.set(saved.states);
   copyRows(cell, rows, size, initialCell, 0);
   carriedH.fill(0);
   carriedC.fill(0);
-  const weightMatrix = { data: weightCopy, offset: 0, rowStride: size, colStride: 1 };
   const passed = new Float32Array(rows * stateWidth);
 
   for (let position = order.length - 1; position >= 0; position--) {
@@ -361,7 +358,7 @@ function backwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, grad: Str
     }
 
     // carried dh = dz_t W_hh; an ended row's dz is zero, so its row is then set to what it passes.
-    gemm(rows, size, gateWidth, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, weightMatrix, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
+    wasm.gemmPacked(rows, { data: dGates, offset: t * rows * gateWidth, rowStride: gateWidth, colStride: 1 }, packedWeight, { data: carriedH, offset: 0, rowStride: size, colStride: 1 }, false);
     for (const n of ended) carriedH.set(passed.subarray(n * stateWidth, n * stateWidth + size), n * size);
   }
 

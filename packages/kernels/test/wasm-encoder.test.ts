@@ -165,6 +165,6 @@ describe('text format', () => {
   });
 
   test('unknown kernel name lists the kernels', () => {
-    expect(() => wasmKernelText('conv')).toThrow("wasmKernelText: no kernel named 'conv'; the kernels are packA, packB, multiplyPanels, gemm, im2col, col2im");
+    expect(() => wasmKernelText('conv')).toThrow("wasmKernelText: no kernel named 'conv'; the kernels are packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im");
   });
 });

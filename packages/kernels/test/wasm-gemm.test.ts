@@ -78,6 +78,31 @@ function checkProblem(backend: WasmBackend, problem: GemmProblem): void {
   expectClose(toFlat(c), expected, 1e-5, 2e-6 * (k + 1));
 }
 
+/**
+ * Runs C = A·B (or C += A·B) once with gemm and once with B packed by packOperand, A and C in
+ * WebAssembly memory, and expects the same bits.
+ */
+function checkPackedProblem(backend: WasmBackend, problem: GemmProblem): void {
+  const { m, n, k, layouts, mask, accumulate, seed } = problem;
+  const b = inputView('float32', [k, n], pseudoRandom(k * n, seed + 1), layouts[1], mask);
+  const start = pseudoRandom(m * n, seed + 2);
+  backend.withArena(() => {
+    const packed = backend.packOperand(asMatrix(b), k, n);
+    const [aData, byGemm, byPacked] = backend.scratch([m * k, m * n, m * n]);
+    aData.set(pseudoRandom(m * k, seed));
+    byGemm.set(start);
+    byPacked.set(start);
+    // A is row-major, or read transposed in place.
+    const a: Matrix = layouts[0] === 'transposed' ? { data: aData, offset: 0, rowStride: 1, colStride: m } : { data: aData, offset: 0, rowStride: k, colStride: 1 };
+    const c = (data: Float32Array): Matrix => ({ data, offset: 0, rowStride: n, colStride: 1 });
+
+    backend.gemm(m, n, k, a, asMatrix(b), c(byGemm), accumulate);
+    backend.gemmPacked(m, a, packed, c(byPacked), accumulate);
+
+    expect(Array.from(byPacked)).toEqual(Array.from(byGemm));
+  });
+}
+
 describeWithSimd('WebAssembly GEMM', () => {
   const backend = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }));
 
@@ -92,6 +117,14 @@ describeWithSimd('WebAssembly GEMM', () => {
       for (const layouts of [['contiguous', 'contiguous'], ['transposed', 'transposed'], ['sliced', 'reversed']] as Array<[InputLayout, InputLayout]>) {
         checkProblem(backend, { m, n, k, layouts, mask: 0, outKind: 'contiguous', accumulate: false, seed: m + n + k });
       }
+    }
+  });
+
+  test('packed operand matches gemm bits', () => {
+    fc.assert(fc.property(problemArb(70), (problem) => checkPackedProblem(backend, problem)), { numRuns: 150 });
+    // Past every block size: K > KC, M > MC, N > NC.
+    for (const [m, n, k] of [[MC + 3, NR * 2 + 5, KC + 7], [MR + 1, NC + 17, 9], [17, 3, 2 * KC + 1]]) {
+      checkPackedProblem(backend, { m, n, k, layouts: ['contiguous', 'transposed'], mask: 0, outKind: 'contiguous', accumulate: true, seed: m + n });
     }
   });
 
@@ -231,6 +264,15 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
   test('agrees with reference on generated problems', () => {
     backend.threads = 3;
     fc.assert(fc.property(problemArb(300), (problem) => checkProblem(backend, problem)), { numRuns: 25 });
+  });
+
+  test('packed operand on 3 threads matches gemm', () => {
+    backend.threads = 3;
+    fc.assert(fc.property(problemArb(300), (problem) => checkPackedProblem(backend, problem)), { numRuns: 25 });
+    for (const [m, n, k] of [[16, 1024, 256], [16, 256, 1024], [300, 40, 50]]) {
+      checkPackedProblem(backend, { m, n, k, layouts: ['contiguous', 'contiguous'], mask: 0, outKind: 'contiguous', accumulate: true, seed: n });
+    }
+    expect(backend.workerFailures).toEqual([]);
   });
 });
 

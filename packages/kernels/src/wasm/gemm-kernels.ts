@@ -222,3 +222,69 @@ export function gemmDriverKernel(): FunctionDefinition {
     ),
   ]);
 }
+
+/**
+ * gemmPackedB(m, n, k, a, aRowStride, aColStride, packedB, pitch, firstCol, c, ldc, accumulate, workspace)
+ * computes C = A·B, or C += A·B, like gemm, for a B that WasmBackend.packOperand packed in
+ * advance: for each depth block, in gemm's cut of K, the 16-column panels of B, `pitch` columns
+ * in all. C's columns are B's columns [firstCol, firstCol + n), with firstCol a multiple of 16,
+ * so that threads can split C by columns. A recurrence multiplies by the same B at every step,
+ * so it packs B once instead of at every step.
+ */
+export function gemmPackedBKernel(): FunctionDefinition {
+  const fn = new FunctionBuilder('gemmPackedB');
+  const m = fn.param('m');
+  const n = fn.param('n');
+  const k = fn.param('k');
+  const a = fn.param('a');
+  const aRowStride = fn.param('aRowStride');
+  const aColStride = fn.param('aColStride');
+  const packedB = fn.param('packedB');
+  const pitch = fn.param('pitch');
+  const firstCol = fn.param('firstCol');
+  const c = fn.param('c');
+  const ldc = fn.param('ldc');
+  const accumulate = fn.param('accumulate');
+  const workspace = fn.param('workspace');
+  const jc = fn.local('jc');
+  const pc = fn.local('pc');
+  const ic = fn.local('ic');
+  const nc = fn.local('nc');
+  const kc = fn.local('kc');
+  const mc = fn.local('mc');
+  const packedA = fn.local('packedA');
+  const blockOfB = fn.local('blockOfB');
+  const addToC = fn.local('addToC');
+  const depthStep = fn.local('depthStep');
+
+  const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
+
+  return fn.define([
+    local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
+    // The same cut of K as gemm's, so both give the same sums.
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.const(KC - 1)), i32.const(KC))),
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.sub(local.get(depthStep), i32.const(1))), local.get(depthStep))),
+    forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
+      local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
+      forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
+        local.set(kc, minS(local.get(depthStep), i32.sub(local.get(k), local.get(pc)))),
+        // Depth block pc starts after pc rows of `pitch` columns; column j's panel after j * kc floats.
+        local.set(blockOfB, i32.add(
+          i32.add(local.get(packedB), i32.mul(i32.mul(local.get(pc), local.get(pitch)), i32.const(F))),
+          i32.mul(i32.mul(i32.add(local.get(firstCol), local.get(jc)), local.get(kc)), i32.const(F)))),
+        local.set(addToC, i32.or(local.get(accumulate), i32.gt_s(local.get(pc), i32.const(0)))),
+        forLoop(ic, i32.const(0), local.get(m), i32.const(MC),
+          local.set(mc, minS(i32.const(MC), i32.sub(local.get(m), local.get(ic)))),
+          call('packA',
+            i32.add(offset(a, ic, aRowStride), i32.mul(local.get(pc), local.get(aColStride))),
+            local.get(aRowStride), local.get(aColStride), local.get(mc), local.get(kc), local.get(packedA)),
+          call('multiplyPanels',
+            local.get(mc), local.get(nc), local.get(kc), local.get(packedA),
+            local.get(blockOfB), i32.const(NR * F), i32.mul(local.get(kc), i32.const(F)),
+            i32.add(offset(c, ic, ldc), i32.mul(local.get(jc), i32.const(F))), local.get(ldc), local.get(addToC),
+            i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile))),
+        ),
+      ),
+    ),
+  ]);
+}

@@ -3,7 +3,7 @@
  */
 import { col2imKernel, im2colKernel } from './conv-kernels';
 import { type ModuleDefinition, encodeModule } from './encoder';
-import { gemmDriverKernel, multiplyPanelsKernel } from './gemm-kernels';
+import { gemmDriverKernel, gemmPackedBKernel, multiplyPanelsKernel } from './gemm-kernels';
 import { lstmCellBackwardKernel, lstmCellKernel } from './lstm-kernels';
 import { packAKernel, packBKernel } from './pack-kernels';
 import { printFunction, printModule } from './wat';
@@ -27,6 +27,7 @@ export function kernelModule(options: KernelModuleOptions): ModuleDefinition {
       packBKernel(),
       multiplyPanelsKernel({ relaxedMadd: options.relaxedMadd }),
       gemmDriverKernel(),
+      gemmPackedBKernel(),
       im2colKernel(),
       col2imKernel(),
       lstmCellKernel(),
@@ -42,7 +43,7 @@ export function kernelModuleBytes(options: KernelModuleOptions): Uint8Array {
 
 /**
  * Returns a generated kernel in the WebAssembly text format, for reading and review: the
- * function named `name` (packA, packB, multiplyPanels, gemm, im2col, col2im, lstmCell or lstmCellBackward), or the whole module.
+ * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im, lstmCell or lstmCellBackward), or the whole module.
  *
  * wasmKernelText('multiplyPanels') starts with
  *   (func $multiplyPanels (export "multiplyPanels") (param $rows i32) ...

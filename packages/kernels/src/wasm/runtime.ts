@@ -74,6 +74,10 @@ export interface KernelExports {
     b: number, bRowStride: number, bColStride: number,
     c: number, ldc: number, accumulate: number, workspace: number,
   ): void;
+  /** gemmPackedB(m, n, k, a, aRowStride, aColStride, packedB, pitch, firstCol, c, ldc, accumulate, workspace); see gemm-kernels.ts. */
+  gemmPackedB(...args: number[]): void;
+  /** packB(src, rowStride, colStride, depth, cols, dst); see pack-kernels.ts. */
+  packB(...args: number[]): void;
   /** im2col(x, col, ...geometry) and col2im(col, dx, ...geometry); see conv-kernels.ts. */
   im2col(...args: number[]): void;
   col2im(...args: number[]): void;

@@ -38,11 +38,11 @@ export const controlLayout = {
   function: 2,
   args: 3,
   argCount: 29,
-  functions: ['gemm', 'im2col', 'col2im'] as JobFunction[],
+  functions: ['gemm', 'gemmPackedB', 'im2col', 'col2im'] as JobFunction[],
 };
 
 /** Kernels that threads can run a part of. */
-export type JobFunction = 'gemm' | 'im2col' | 'col2im';
+export type JobFunction = 'gemm' | 'gemmPackedB' | 'im2col' | 'col2im';
 
 /** Values of a record's claim word once a thread has claimed its part; generations are never negative. */
 export const CLAIMED_BY_WORKER = -1;

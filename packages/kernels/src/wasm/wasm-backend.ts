@@ -13,7 +13,7 @@
  */
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
-import { BYTES_PER_FLOAT, MR, NR } from './blocking';
+import { BYTES_PER_FLOAT, KC, MR, NR } from './blocking';
 import { now } from './host';
 import { type WasmRuntime } from './runtime';
 import { ThreadPool, workersSupported } from './threads';
@@ -208,6 +208,56 @@ export class WasmBackend {
   }
 
   /**
+   * Packs the k×n float32 matrix `b` into the panels that gemmPacked reads, in the arena. Call it
+   * inside withArena and before `scratch`, because it may grow the memory. A recurrence
+   * multiplies by the same weight at every step and packs it once this way.
+   */
+  packOperand(b: Matrix, k: number, n: number): PackedOperand {
+    const pitch = Math.ceil(n / NR) * NR;
+    const address = this.runtime.allocate(k * pitch);
+
+    // The placed copy of b is only needed while packing.
+    const top = this.runtime.mark();
+    try {
+      const place = this.place(b, k, n);
+      this.copyIn(place, b, k, n, this.runtime.floatView());
+      const depthStep = depthStepOf(k);
+      for (let pc = 0; pc < k; pc += depthStep) {
+        const depth = Math.min(depthStep, k - pc);
+        this.runtime.exports.packB(place.address + pc * place.rowStride, place.rowStride, place.colStride, depth, n, address + pc * pitch * F);
+      }
+    } finally {
+      this.runtime.release(top);
+    }
+    return { address, k, n, pitch };
+  }
+
+  /**
+   * Computes C = A·B, or C += A·B, with B packed by packOperand. A and C are float32 views of
+   * WebAssembly memory (from `scratch`), C with unit column stride. The sums are the same as
+   * gemm's for the same operands.
+   */
+  gemmPacked(m: number, a: Matrix, b: PackedOperand, c: Matrix, accumulate: boolean): void {
+    const address = (matrix: Matrix) => matrix.data.byteOffset + matrix.offset * F;
+    const [aAddress, cAddress] = [address(a), address(c)];
+    const part = (p: Part, t: number) => [
+      p.rows, p.cols, b.k,
+      aAddress + p.firstRow * a.rowStride * F, a.rowStride * F, a.colStride * F,
+      b.address, b.pitch, p.firstCol,
+      cAddress + (p.firstRow * c.rowStride + p.firstCol) * F, c.rowStride * F, accumulate ? 1 : 0,
+      this.runtime.workspace(t),
+    ];
+
+    const workers = this.workersFor(m * b.n * b.k);
+    const parts = partition(m, b.n, workers.length + 1).map(part);
+    if (parts.length === 1) {
+      this.runtime.exports.gemmPackedB(...parts[0]);
+      return;
+    }
+    this.pool!.run('gemmPackedB', parts, workers);
+  }
+
+  /**
    * Runs im2col or col2im (see conv-kernels.ts) for channel group `group` between an image batch
    * and the column matrix `col` [Cg * KH * KW, N * OH * OW], both in WebAssembly memory. The
    * image is x for im2col and dx for col2im, with element (n, c, h, w) at
@@ -383,6 +433,20 @@ export class WasmBackend {
     this.startWorkers();
     return this.pool!.backingOff ? [] : this.pool!.readyWorkers(count);
   }
+}
+
+/** A k×n matrix packed in WebAssembly memory by packOperand, its panels `pitch` columns wide in all. */
+export interface PackedOperand {
+  address: number;
+  k: number;
+  n: number;
+  pitch: number;
+}
+
+/** The depth of gemm's blocks for depth k: K cut into ceil(k / KC) blocks of equal depth, as the kernels cut it. */
+function depthStepOf(k: number): number {
+  const blocks = Math.ceil(k / KC);
+  return Math.ceil(k / blocks);
 }
 
 /** The operands of a threaded GEMM and where each one is in WebAssembly memory. */
