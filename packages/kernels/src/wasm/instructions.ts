@@ -186,6 +186,10 @@ export const f32x4 = {
   relaxed_madd: simd('f32x4.relaxed_madd', 0x105),
 };
 
+export const i64x2 = {
+  extract_lane: (lane: number, vector: Code = []): Code => [vector, instruction(`i64x2.extract_lane ${lane}`, [0xfd, 0x1d, lane])],
+};
+
 export const i32x4 = {
   add: simd('i32x4.add', 0xae),
   /** Shifts each lane left by the i32 operand (modulo 32). */

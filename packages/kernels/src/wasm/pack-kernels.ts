@@ -8,7 +8,7 @@
  */
 import { BYTES_PER_FLOAT, MR, NR } from './blocking';
 import { type FunctionDefinition, FunctionBuilder } from './encoder';
-import { type Code, Label, block, br_if, f32, i32, i64, i8x16, ifElse, local, loop, v128 } from './instructions';
+import { type Code, Label, block, br_if, f32, i32, i64, i64x2, i8x16, ifElse, local, loop, v128 } from './instructions';
 import { forLoop } from './loops';
 
 const F = BYTES_PER_FLOAT;
@@ -43,6 +43,9 @@ export function packAKernel(): FunctionDefinition {
   const out = fn.local('out');
   const first = fn.local('first', 'v128');
   const second = fn.local('second', 'v128');
+  const firstPair = fn.local('firstPair');
+  const panelBytes = fn.local('panelBytes');
+  const column = fn.local('column', 'v128');
 
   const advance = (pointer: typeof out, bytes: Code): Code => local.set(pointer, i32.add(local.get(pointer), bytes));
 
@@ -89,7 +92,34 @@ export function packAKernel(): FunctionDefinition {
     advance(out, i32.const(MR * F)),
   );
 
-  return fn.define(forLoop(i, i32.const(0), local.get(rows), i32.const(MR),
+  // Transposed A, 16 rows at a time: the 16 elements of a column are 64 adjacent bytes, read as
+  // four vectors and split among 8 panels, so each cache line of A is read once. Packing two rows
+  // at a time reads each line 8 times, and with a column stride of a multiple of 4 KiB the lines
+  // evict each other from L1 before they are read again.
+  const PANELS = 8;
+  const sixteenRows: Code = [
+    local.set(panelBytes, i32.mul(local.get(depth), i32.const(MR * F))),
+    forLoop(firstPair, i32.const(0), i32.sub(local.get(rows), i32.const(MR * PANELS - 1)), i32.const(MR * PANELS),
+      local.set(row0, i32.add(local.get(src), i32.mul(local.get(firstPair), i32.const(F)))),
+      local.set(out, i32.add(local.get(dst), i32.mul(i32.mul(local.get(firstPair), local.get(depth)), i32.const(F)))),
+      forLoop(p, i32.const(0), local.get(depth), i32.const(1),
+        [0, 1, 2, 3].map((v) => [
+          local.set(column, v128.load(local.get(row0), 16 * v)),
+          [0, 1].map((lane) => i64.store(
+            i32.add(local.get(out), i32.mul(local.get(panelBytes), i32.const(2 * v + lane))),
+            i64x2.extract_lane(lane, local.get(column)))),
+        ]),
+        advance(row0, local.get(colStride)),
+        advance(out, i32.const(MR * F)),
+      ),
+    ),
+  ];
+  const grouped = i32.and(i32.eq(local.get(rowStride), i32.const(F)), i32.ne(local.get(colStride), i32.const(F)));
+
+  return fn.define([
+    local.set(firstPair, i32.const(0)),
+    ifElse(grouped, sixteenRows),
+    forLoop(i, local.get(firstPair), local.get(rows), i32.const(MR),
     local.set(row0, i32.add(local.get(src), i32.mul(local.get(i), local.get(rowStride)))),
     local.set(row1, i32.add(local.get(row0), local.get(rowStride))),
     // Panel i / 2 starts at (i / 2) * 2 * depth floats.
@@ -101,7 +131,8 @@ export function packAKernel(): FunctionDefinition {
           adjacentPairs,
           [local.set(p, i32.const(0)), pairs])),
       lastRow),
-  ));
+    ),
+  ]);
 }
 
 /**
