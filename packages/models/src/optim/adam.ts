@@ -61,17 +61,27 @@ export class Adam extends Optimizer {
     const decay = decoupled ? 1 - lr * weightDecay : 1;
     const penalty = decoupled ? 0 : weightDecay;
 
+    if (vMax !== undefined) {
+      for (let i = 0; i < size; i++) {
+        const p = values[valueOffset + i] * decay;
+        const g = grads[gradOffset + i] + penalty * p;
+        m[i] = beta1 * m[i] + (1 - beta1) * g;
+        v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+        vMax[i] = math.max(vMax[i], v[i]);
+        values[valueOffset + i] = p - (stepSize * m[i]) / (math.sqrt(vMax[i]) / secondCorrection + eps);
+      }
+      return;
+    }
+
+    // The same step without AMSGrad, with each moment read and written once.
     for (let i = 0; i < size; i++) {
       const p = values[valueOffset + i] * decay;
       const g = grads[gradOffset + i] + penalty * p;
-      m[i] = beta1 * m[i] + (1 - beta1) * g;
-      v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-      let second = v[i];
-      if (vMax) {
-        vMax[i] = math.max(vMax[i], v[i]);
-        second = vMax[i];
-      }
-      values[valueOffset + i] = p - (stepSize * m[i]) / (math.sqrt(second) / secondCorrection + eps);
+      const first = beta1 * m[i] + (1 - beta1) * g;
+      const second = beta2 * v[i] + (1 - beta2) * g * g;
+      m[i] = first;
+      v[i] = second;
+      values[valueOffset + i] = p - (stepSize * first) / (math.sqrt(second) / secondCorrection + eps);
     }
   }
 
