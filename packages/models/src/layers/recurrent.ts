@@ -10,7 +10,7 @@
  * gradients work as well.
  */
 import {
-  type Generator, type SliceSpec, type Tensor, concat, dropout, linear, lstmSequence, narrow, slice, squeeze, stack, transpose, unsqueeze,
+  type Generator, type SliceSpec, type Tensor, add, concat, dropout, linear, lstmSequence, narrow, slice, squeeze, stack, transpose, unsqueeze,
   where, zeros,
 } from '@metagrad/autodiff';
 import { formatShape } from '@metagrad/kernels';
@@ -327,8 +327,12 @@ export class LSTM extends RecurrentBase {
   protected override runDirection(input: Tensor, weights: DirectionWeights, start: Tensor[], how: DirectionOptions): { output: Tensor; final: Tensor[] } {
     // The input is transposed instead of the projection, because the input is usually much
     // narrower than 4H. The projection and its gradient are then contiguous [T, N, 4H] arrays.
-    const timeFirst = linear(how.timeAxis === 0 ? input : transpose(input, 0, 1), weights.weightIh, weights.biasIh);
-    const states = lstmSequence(timeFirst, weights.weightHh, weights.biasHh, start[0], start[1], { lengths: how.masks?.lengths, reverse: how.reverse });
+    const timeFirst = linear(how.timeAxis === 0 ? input : transpose(input, 0, 1), weights.weightIh);
+
+    // Both biases enter as one [4H] sum in the cell, instead of b_ih being added to every row of the
+    // projection and its gradient summed over all of them again.
+    const bias = weights.biasIh && weights.biasHh ? add(weights.biasIh, weights.biasHh) : null;
+    const states = lstmSequence(timeFirst, weights.weightHh, bias, start[0], start[1], { lengths: how.masks?.lengths, reverse: how.reverse });
     const [steps, rows] = timeFirst.shape;
     const size = this.hiddenSize;
 
