@@ -38,7 +38,7 @@ describe('text command arguments', () => {
   test('train lm help names each option and unit', async () => {
     const { out } = await parse(['train', 'lm', '--help']);
 
-    for (const text of ['--text', 'moby-dick', 'UTF-8 text file', '--arch', 'transformer', 'lstm', '--context', 'characters per training window', '--steps', '--max-minutes', 'minutes', '--report', 'bpc.svg', '--save']) {
+    for (const text of ['--text', 'moby-dick', 'UTF-8 text file', '--arch', 'transformer', 'lstm', '--context', 'characters per training window', '--steps', '--max-minutes', 'minutes', '--clip-norm', '--report', 'bpc.svg', '--save']) {
       expect(out).toContain(text);
     }
   });
@@ -67,6 +67,7 @@ describe('text command arguments', () => {
     [['train', 'lm', '--arch', 'gru'], 'Allowed choices are lstm, transformer.'],
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],
+    [['train', 'lm', '--clip-norm', '0'], "option '--clip-norm <x>' argument '0' is invalid"],
     [['generate', '--prompt', 'Call me'], "required option '--weights <file>' not specified"],
     [['generate', '--weights', 'lm.safetensors'], "required option '--prompt <text>' not specified"],
     [['generate', '--weights', 'lm.safetensors', '--prompt', 'x', '--temperature', 'hot'], "option '--temperature <x>' argument 'hot' is invalid"],

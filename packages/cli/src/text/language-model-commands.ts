@@ -18,6 +18,7 @@ interface TrainLanguageModelOptions {
   maxMinutes?: number;
   batchSize: number;
   lr?: number;
+  clipNorm: number;
   width?: number;
   layers?: number;
   heads: number;
@@ -57,6 +58,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--max-minutes <m>', 'stop training after this many minutes of wall-clock time (default: no limit)', positiveNumber)
     .option('--batch-size <n>', 'windows per optimizer step', positiveInteger, 32)
     .option('--lr <x>', `peak learning rate of Adam (betas 0.9 and 0.99), after a warm-up of 100 steps, decayed to a hundredth along a cosine ${byArchitecture('lr')}`, positiveNumber)
+    .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
     .option('--width <n>', `model width: dModel of the Transformer or hidden size of the LSTM ${byArchitecture('width')}`, positiveInteger)
     .option('--layers <n>', `number of decoder blocks or LSTM layers ${byArchitecture('layers')}`, positiveInteger)
     .option('--heads <n>', 'attention heads per block (transformer only); must divide --width', positiveInteger, 4)
@@ -92,7 +94,7 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
     batchSize: options.batchSize,
     lr: options.lr ?? defaults.lr,
     warmupSteps: Math.min(100, steps),
-    clipNorm: 1,
+    clipNorm: options.clipNorm,
     heldOutFraction: options.heldOut,
     evalEvery: options.evalEvery ?? Math.max(1, Math.round(steps / 6)),
     evalCharacters: options.evalChars,
