@@ -14,6 +14,24 @@ describe('lstmClassifier', () => {
     expect(Array.from(model.embedding.weight.narrow(0, 0, 1).toTypedArray()).every((value) => value === 0)).toBe(true);
   });
 
+  test('dropout changes training outputs only', () => {
+    const tokens = [[5, 9, 2, 4], [7, 1, 3, 0]];
+    const plain = lstmClassifier({ vocabSize: 20, embedDim: 4, hiddenSize: 5, numClasses: 2, seed: 3 });
+    const withDropout = lstmClassifier({ vocabSize: 20, embedDim: 4, hiddenSize: 5, numClasses: 2, dropout: 0.5, seed: 3 });
+    const expected = Array.from(plain.forward(tokens).toTypedArray());
+
+    withDropout.train();
+    expect(Array.from(withDropout.forward(tokens).toTypedArray())).not.toEqual(expected);
+    withDropout.eval();
+    expect(Array.from(withDropout.forward(tokens).toTypedArray())).toEqual(expected);
+  });
+
+  test('dropout keeps parameter names', () => {
+    const names = (dropout: number) => lstmClassifier({ numClasses: 2, dropout }).namedParameters().map(([name]) => name);
+
+    expect(names(0.3)).toEqual(names(0));
+  });
+
   test('trailing padding changes nothing', () => {
     const model = lstmClassifier({ vocabSize: 20, embedDim: 4, hiddenSize: 5, numClasses: 2, dtype: 'float64', seed: 3 });
     const padded = model.forward([[5, 9, 2, 0, 0], [7, 1, 0, 0, 0]]);

@@ -36,9 +36,9 @@ interface ClassifierOptions {
 }
 
 /** Defaults of each architecture, chosen so that a default run reaches its accuracy on spam-assassin in minutes. */
-const DEFAULTS: Record<ClassifierArchitecture, { epochs: number; maxLen: number; lr: number; width: number; layers: number }> = {
-  lstm: { epochs: 6, maxLen: 64, lr: 5e-3, width: 64, layers: 2 },
-  transformer: { epochs: 5, maxLen: 64, lr: 2e-3, width: 64, layers: 2 },
+const DEFAULTS: Record<ClassifierArchitecture, { epochs: number; maxLen: number; lr: number; width: number; layers: number; dropout: number }> = {
+  lstm: { epochs: 6, maxLen: 64, lr: 5e-3, width: 64, layers: 2, dropout: 0 },
+  transformer: { epochs: 5, maxLen: 64, lr: 2e-3, width: 64, layers: 2, dropout: 0.1 },
 };
 
 const DESCRIPTIONS: Record<ClassifierArchitecture, string> = {
@@ -66,11 +66,18 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
     .option('--vocab-size <n>', 'number of most frequent training words in the vocabulary, besides padding and unknown', positiveInteger, 10_000)
     .option('--limit <n>', 'use a random subset of n texts with the class shares of the whole dataset (default: all)', positiveInteger)
     .option('--width <n>', architecture === 'lstm' ? 'embedding and hidden size of the LSTM layers' : 'model width (dModel) of the encoder', positiveInteger, defaults.width)
-    .option('--layers <n>', architecture === 'lstm' ? 'number of stacked LSTM layers' : 'number of encoder layers', positiveInteger, defaults.layers);
+    .option('--layers <n>', architecture === 'lstm' ? 'number of stacked LSTM layers' : 'number of encoder layers', positiveInteger, defaults.layers)
+    .option(
+      '--dropout <x>',
+      architecture === 'lstm'
+        ? 'dropout probability on the embeddings, between the LSTM layers and before the head, at least 0 and below 1'
+        : 'dropout probability after the embeddings and inside each layer, at least 0 and below 1',
+      dropoutProbability,
+      defaults.dropout,
+    );
   if (architecture === 'transformer') {
     command
       .option('--heads <n>', 'attention heads per layer; must divide --width', positiveInteger, 4)
-      .option('--dropout <x>', 'dropout probability after the embeddings and inside each layer, at least 0 and below 1', dropoutProbability, 0.1)
       .addOption(
         new Option('--readout <kind>', 'what the head reads: the [CLS] position (cls), the mean of the token positions (mean) or their sum (cls+mean)')
           .choices([...TRANSFORMER_READOUTS])

@@ -21,7 +21,7 @@ export interface ClassifierConfig {
   heads: number;
   /** Maximum number of tokens per text. */
   maxLength: number;
-  /** Dropout probability (Transformer only). */
+  /** Dropout probability: inside the Transformer, or on the LSTM's embeddings, between its layers and before its head. */
   dropout: number;
   /** Input of the Transformer's head (Transformer only). Default 'cls'. */
   readout?: TransformerReadout;
@@ -46,6 +46,7 @@ export function buildTextClassifier(config: ClassifierConfig): TextClassifier {
       hiddenSize: config.width,
       numLayers: config.layers,
       numClasses: config.numClasses,
+      dropout: config.dropout,
       seed: config.seed,
     });
     return { module: model, logits: (tokens, lengths) => model.forward(tokens, { lengths }) };

@@ -3,6 +3,7 @@ import { Generator, type Tensor, slice } from '@metagrad/autodiff';
 import { formatShape } from '@metagrad/kernels';
 import { Module } from '../module';
 import type { LayerOptions } from '../layers/common';
+import { Dropout } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import { LSTM } from '../layers/recurrent';
@@ -18,6 +19,8 @@ export interface LSTMClassifierOptions extends LayerOptions {
   /** Number of stacked LSTM layers. Default 2. */
   numLayers?: number;
   numClasses: number;
+  /** Dropout probability on the embeddings, between stacked LSTM layers and before the head, in training mode. Default 0. */
+  dropout?: number;
   /** Token id of padding, whose embedding stays zero. Default 0. */
   paddingIdx?: number;
 }
@@ -25,12 +28,14 @@ export interface LSTMClassifierOptions extends LayerOptions {
 /**
  * Tokens [N, T] -> embedding [N, T, embedDim] -> LSTM (numLayers, batch first) -> the top
  * layer's hidden state after each sequence's last real token -> linear -> logits [N, numClasses].
+ * With `dropout`, the embeddings and the head's input pass through dropout in training mode.
  * Parameter names match a PyTorch module with attributes embedding, lstm and head.
  */
 export class LSTMClassifier extends Module {
   readonly embedding: Embedding;
   readonly lstm: LSTM;
   readonly head: Linear;
+  readonly dropout: Dropout;
 
   constructor(options: LSTMClassifierOptions) {
     super();
@@ -39,8 +44,11 @@ export class LSTMClassifier extends Module {
     const embedDim = options.embedDim ?? 64;
     const hiddenSize = options.hiddenSize ?? 64;
     this.embedding = this.registerModule('embedding', new Embedding(options.vocabSize ?? 10000, embedDim, { ...layer, paddingIdx: options.paddingIdx ?? 0 }));
-    this.lstm = this.registerModule('lstm', new LSTM(embedDim, hiddenSize, { ...layer, numLayers: options.numLayers ?? 2, batchFirst: true }));
+    const dropout = options.dropout ?? 0;
+    this.lstm = this.registerModule('lstm', new LSTM(embedDim, hiddenSize, { ...layer, numLayers: options.numLayers ?? 2, batchFirst: true, dropout }));
     this.head = this.registerModule('head', new Linear(hiddenSize, options.numClasses, layer));
+    // Registered last, so that the weights are initialised as without it.
+    this.dropout = this.registerModule('dropout', new Dropout(dropout, layer));
   }
 
   /**
@@ -50,9 +58,9 @@ export class LSTMClassifier extends Module {
    */
   forward(tokens: Tensor | number[][], options: { lengths?: ArrayLike<number> } = {}): Tensor {
     const lengths = options.lengths ?? this.trailingPaddingLengths(tokens);
-    const embedded = this.embedding.forward(tokens);
+    const embedded = this.dropout.forward(this.embedding.forward(tokens));
     const { hidden } = this.lstm.forward(embedded, null, { lengths });
-    return this.head.forward(slice(hidden, this.lstm.numLayers - 1));
+    return this.head.forward(this.dropout.forward(slice(hidden, this.lstm.numLayers - 1)));
   }
 
   /** Measures each row up to and including its last non-padding token. */
