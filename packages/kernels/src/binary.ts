@@ -99,6 +99,24 @@ export function sub<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, 
   }, a, b, out);
 }
 
+/**
+ * a - alpha * b for a number alpha, in one pass. alpha and alpha * b are rounded to the inputs'
+ * dtype before the subtraction, so the result equals sub(a, mul(b, alpha)) with alpha as a
+ * scalar of that dtype, bit for bit.
+ *
+ * subScaled([1, 2], [10, 20], 0.5) is [-4, -8].
+ */
+export function subScaled<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, alpha: number, out?: NdArray<T>): NdArray<T> {
+  return mapBinary('subScaled', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
+    if (o instanceof Float32Array) {
+      const scale = math.fround(alpha);
+      for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - math.fround(scale * y[yi]);
+      return;
+    }
+    for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - alpha * y[yi];
+  }, a, b, out);
+}
+
 /** a * b. */
 export function mul<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapBinary('mul', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
