@@ -1,18 +1,18 @@
 /**
  * The flat loops that kernels take for contiguous operands, checked against the general
- * strided loops on the same values: broadcast blocks in the binary kernels, relu and
- * reluBackward by bits on float32, and sums over adjacent axes. A 'sliced' copy of an operand
+ * strided loops on the same values: broadcast blocks and unrolled rows in the binary kernels,
+ * relu and reluBackward by bits on float32, and sums over adjacent axes. A 'sliced' copy of an operand
  * is not contiguous, so the kernel run on it takes the general loop and serves as reference.
  * Elementwise results must match it exactly, signed zeros included.
  */
 import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
 import {
-  type Dtype, type FloatArray, add, div, greater, maximum, mul, relu, reluBackward, sizeOf, sub, sum,
+  type Dtype, type FloatArray, add, div, greater, maximum, mul, relu, reluBackward, sizeOf, sub, subScaled, sum,
 } from '@metagrad/kernels';
 import { broadcastBlocks } from '../src/broadcast-blocks';
 import {
-  broadcastableShapeArb, dtypeArb, expectClose, flatIndex, indicesOf, layoutView, makeView, outKindArb, outView,
+  broadcastableShapeArb, dtypeArb, expectClose, indicesOf, inputView, layoutView, makeView, outKindArb, outView,
   referenceBroadcastShape, toFlat, tolerance,
 } from './helpers';
 
@@ -63,13 +63,17 @@ describe('broadcastBlocks', () => {
     fc.assert(
       fc.property(
         shapeWithEmptyArb.chain((shape) => fc.tuple(fc.constant(shape), broadcastableShapeArb(shape))),
-        ([shape, own]) => {
-          const blocks = broadcastBlocks(makeView('float64', own), shape);
+        fc.boolean(),
+        fc.nat(15),
+        ([shape, own], expanded, mask) => {
+          // An expanded view has stride 0 on the axes chosen by `mask`, as expand() makes.
+          const view = expanded ? inputView('float64', own, new Array(sizeOf(own)).fill(0), 'zeroStride', mask) : makeView('float64', own);
+          const blocks = broadcastBlocks(view, shape);
           const lead = shape.length - own.length;
           const kinds: string[] = [];
           shape.forEach((dim, axis) => {
             if (dim === 1) return;
-            const broadcast = axis < lead || own[axis - lead] === 1;
+            const broadcast = axis < lead || own[axis - lead] === 1 || view.stride[axis - lead] === 0;
             kinds.push(broadcast ? 'broadcast' : 'kept');
           });
           const first = kinds.indexOf('broadcast');
@@ -80,14 +84,15 @@ describe('broadcastBlocks', () => {
           if (blocks === undefined) return;
           expect(blocks.outer * blocks.repeat * blocks.inner).toBe(sizeOf(shape));
           indicesOf(shape).forEach((index, flat) => {
-            const ownIndex = own.map((dim, axis) => (dim === 1 ? 0 : index[lead + axis]));
+            let position = view.offset;
+            own.forEach((dim, axis) => (position += (dim === 1 ? 0 : index[lead + axis]) * view.stride[axis]));
             const o = Math.floor(flat / (blocks.repeat * blocks.inner));
             const i = flat % blocks.inner;
-            expect(o * blocks.inner + i).toBe(flatIndex(own, ownIndex));
+            expect(view.offset + o * blocks.inner + i).toBe(position);
           });
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 
@@ -97,6 +102,10 @@ describe('broadcastBlocks', () => {
     expect(broadcastBlocks(makeView('float32', [25, 10, 1]), [25, 10, 40])).toEqual({ outer: 250, repeat: 40, inner: 1 });
     expect(broadcastBlocks(makeView('float32', []), [25, 10, 40])).toEqual({ outer: 1, repeat: 10000, inner: 1 });
     expect(broadcastBlocks(makeView('float32', [25, 10, 40]), [25, 10, 40])).toEqual({ outer: 1, repeat: 1, inner: 10000 });
+    const sharedBias = ndarray(new Float32Array(40), [25, 1, 40], [0, 0, 1], 0);
+    expect(broadcastBlocks(sharedBias, [25, 10, 40])).toEqual({ outer: 1, repeat: 250, inner: 40 });
+    const expandedRows = ndarray(new Float32Array(25 * 40), [25, 10, 40], [40, 0, 1], 0);
+    expect(broadcastBlocks(expandedRows, [25, 10, 40])).toEqual({ outer: 25, repeat: 10, inner: 40 });
   });
 
   test('layouts without blocks', () => {
@@ -112,6 +121,7 @@ const binaryCases: Array<{ name: string; run: BinaryKernel }> = [
   { name: 'add', run: (a, b, out) => add(a, b, out) },
   { name: 'sub', run: (a, b, out) => sub(a, b, out) },
   { name: 'mul', run: (a, b, out) => mul(a, b, out) },
+  { name: 'subScaled', run: (a, b, out) => subScaled(a, b, 0.37, out) },
   { name: 'div', run: (a, b, out) => div(a, b, out) },
   { name: 'maximum', run: (a, b, out) => maximum(a, b, out) },
   { name: 'greater', run: (a, b, out) => greater(a, b, out) },
@@ -150,6 +160,19 @@ describe('binary kernels on contiguous operands', () => {
         const out = outView(dtype, shape, outKind);
         const result = run(makeView(dtype, aShape, aValues), makeView(dtype, bShape, bValues), out);
         expectSameValues(toFlat(result), toFlat(expected));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  test.each(binaryCases)('$name on expanded operands matches', ({ run }) => {
+    fc.assert(
+      fc.property(dtypeArb, operandPairArb, fc.nat(15), fc.nat(15), (dtype, [aShape, bShape, aValues, bValues], aMask, bMask) => {
+        const a = inputView(dtype, aShape, aValues, 'zeroStride', aMask);
+        const b = inputView(dtype, bShape, bValues, 'zeroStride', bMask);
+        const expected = run(layoutView(dtype, aShape, toFlat(a), 'sliced'), layoutView(dtype, bShape, toFlat(b), 'sliced'));
+
+        expectSameValues(toFlat(run(a, b)), toFlat(expected));
       }),
       { numRuns: 400 },
     );
