@@ -5,6 +5,11 @@
  * As in unary.ts, each function is a row loop over `n` elements with one index and step per
  * operand; a broadcast operand simply has step 0. Comparisons return 1 for true and 0 for false
  * in the inputs' dtype, so a mask can multiply a gradient directly.
+ *
+ * add, sub, mul and subScaled take rows of unit steps four elements per iteration, and finish
+ * with the general loop. V8 does not unroll loops, and its checks in every iteration cost as
+ * much as the arithmetic: a float32 add took 2.2 ns per element unrolled against 3.9 rolled,
+ * on the 2-core AMD EPYC this was measured on.
  */
 import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';
@@ -88,14 +93,32 @@ function mapBlocks<T extends FloatArray>(row: BinaryRow, a: StridedView<T>, b: S
 /** a + b. */
 export function add<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapBinary('add', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
-    for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] + y[yi];
+    let k = 0;
+    if (xs === 1 && ys === 1 && os === 1) {
+      for (; k + 4 <= n; k += 4, xi += 4, yi += 4, oi += 4) {
+        o[oi] = x[xi] + y[yi];
+        o[oi + 1] = x[xi + 1] + y[yi + 1];
+        o[oi + 2] = x[xi + 2] + y[yi + 2];
+        o[oi + 3] = x[xi + 3] + y[yi + 3];
+      }
+    }
+    for (; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] + y[yi];
   }, a, b, out);
 }
 
 /** a - b. */
 export function sub<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapBinary('sub', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
-    for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - y[yi];
+    let k = 0;
+    if (xs === 1 && ys === 1 && os === 1) {
+      for (; k + 4 <= n; k += 4, xi += 4, yi += 4, oi += 4) {
+        o[oi] = x[xi] - y[yi];
+        o[oi + 1] = x[xi + 1] - y[yi + 1];
+        o[oi + 2] = x[xi + 2] - y[yi + 2];
+        o[oi + 3] = x[xi + 3] - y[yi + 3];
+      }
+    }
+    for (; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - y[yi];
   }, a, b, out);
 }
 
@@ -109,18 +132,56 @@ export function sub<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, 
 export function subScaled<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, alpha: number, out?: NdArray<T>): NdArray<T> {
   return mapBinary('subScaled', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
     if (o instanceof Float32Array) {
-      const scale = math.fround(alpha);
-      for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - math.fround(scale * y[yi]);
+      subScaledFloat32(n, x, xi, xs, y, yi, ys, o, oi, os, math.fround(alpha));
       return;
     }
-    for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - alpha * y[yi];
+    let k = 0;
+    if (xs === 1 && ys === 1 && os === 1) {
+      for (; k + 4 <= n; k += 4, xi += 4, yi += 4, oi += 4) {
+        o[oi] = x[xi] - alpha * y[yi];
+        o[oi + 1] = x[xi + 1] - alpha * y[yi + 1];
+        o[oi + 2] = x[xi + 2] - alpha * y[yi + 2];
+        o[oi + 3] = x[xi + 3] - alpha * y[yi + 3];
+      }
+    }
+    for (; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - alpha * y[yi];
   }, a, b, out);
+}
+
+/** Runs the float32 row of subScaled, rounding `scale * y` to float32 as mul stores it. */
+function subScaledFloat32(
+  n: number,
+  x: FloatArray, xi: number, xs: number,
+  y: FloatArray, yi: number, ys: number,
+  o: Float32Array, oi: number, os: number,
+  scale: number,
+): void {
+  const round = math.fround;
+  let k = 0;
+  if (xs === 1 && ys === 1 && os === 1) {
+    for (; k + 4 <= n; k += 4, xi += 4, yi += 4, oi += 4) {
+      o[oi] = x[xi] - round(scale * y[yi]);
+      o[oi + 1] = x[xi + 1] - round(scale * y[yi + 1]);
+      o[oi + 2] = x[xi + 2] - round(scale * y[yi + 2]);
+      o[oi + 3] = x[xi + 3] - round(scale * y[yi + 3]);
+    }
+  }
+  for (; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] - round(scale * y[yi]);
 }
 
 /** a * b. */
 export function mul<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapBinary('mul', (n, x, xi, xs, y, yi, ys, o, oi, os) => {
-    for (let k = 0; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] * y[yi];
+    let k = 0;
+    if (xs === 1 && ys === 1 && os === 1) {
+      for (; k + 4 <= n; k += 4, xi += 4, yi += 4, oi += 4) {
+        o[oi] = x[xi] * y[yi];
+        o[oi + 1] = x[xi + 1] * y[yi + 1];
+        o[oi + 2] = x[xi + 2] * y[yi + 2];
+        o[oi + 3] = x[xi + 3] * y[yi + 3];
+      }
+    }
+    for (; k < n; k++, xi += xs, yi += ys, oi += os) o[oi] = x[xi] * y[yi];
   }, a, b, out);
 }
 
@@ -214,23 +275,37 @@ export function reluBackward<T extends FloatArray>(grad: StridedView<T>, x: Stri
   }, grad, x, out);
 }
 
-/** Below this many elements a row of reluBackward skips the integer views, which cost more than they save. */
+/**
+ * Below this many elements a row of reluBackward skips the integer views. Creating them costs about as
+ * much as 30 elements of the float loop, which is an estimate, not a measurement.
+ */
 const BIT_MASK_MIN_LENGTH = 32;
 
 /**
- * reluBackward over contiguous float32 rows, by bits: each result is grad's bit pattern ANDed
+ * Computes reluBackward over contiguous float32 rows by bits: each result is grad's bit pattern ANDed
  * with all ones where x > 0 and with zeros elsewhere. This has no branch and no multiply, and
- * took 4.1 ns per element against 9.5 for the float loop on the 2-core AMD EPYC this was
- * measured on. It gives the float loop's values, NaN where x > 0 included, except that a -0
- * gradient keeps its sign; the float loop adds 0, so -0 is turned into +0 here too.
+ * took 2.9 ns per element, unrolled, against 9.5 for the float loop on the 2-core AMD EPYC
+ * this was measured on. It gives the float loop's values, NaN where x > 0 included. The mask
+ * alone would keep the sign of a -0 gradient, so -0 becomes +0, as the float loop's added 0 does.
  */
 function reluBackwardFloat32(n: number, grad: Float32Array, gi: number, x: FloatArray, xi: number, out: Float32Array, oi: number): void {
   const gradBits = new Int32Array(grad.buffer, grad.byteOffset + 4 * gi, n);
   const outBits = new Int32Array(out.buffer, out.byteOffset + 4 * oi, n);
-  for (let k = 0; k < n; k++, xi++) {
-    const bits = gradBits[k] & -(x[xi] > 0);
-    outBits[k] = bits === NEGATIVE_ZERO_BITS ? 0 : bits;
+  // Four elements per iteration, because V8 does not unroll loops.
+  let k = 0;
+  for (; k + 4 <= n; k += 4, xi += 4) {
+    outBits[k] = maskedBits(gradBits[k], x[xi]);
+    outBits[k + 1] = maskedBits(gradBits[k + 1], x[xi + 1]);
+    outBits[k + 2] = maskedBits(gradBits[k + 2], x[xi + 2]);
+    outBits[k + 3] = maskedBits(gradBits[k + 3], x[xi + 3]);
   }
+  for (; k < n; k++, xi++) outBits[k] = maskedBits(gradBits[k], x[xi]);
+}
+
+/** Returns the bits of a float32 gradient where x > 0 and of +0 elsewhere, with -0 as +0. */
+function maskedBits(gradBits: number, x: number): number {
+  const bits = gradBits & -(x > 0);
+  return bits === NEGATIVE_ZERO_BITS ? 0 : bits;
 }
 
 /** The bit pattern of float32 -0 read as an Int32. */
