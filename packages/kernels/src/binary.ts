@@ -7,9 +7,10 @@
  * in the inputs' dtype, so a mask can multiply a gradient directly.
  *
  * add, sub, mul and subScaled take rows of unit steps four elements per iteration, and finish
- * with the general loop. mul does the same when its second operand is a scalar (step 0). V8 does not unroll loops, and its checks in every iteration cost as
- * much as the arithmetic: a float32 add took 2.2 ns per element unrolled against 3.9 rolled,
- * on the 2-core AMD EPYC this was measured on.
+ * with the general loop. mul also does so when its second operand is a scalar (step 0). V8
+ * does not unroll loops, and its checks in every iteration cost as much as the arithmetic. A
+ * float32 add took 2.2 ns per element unrolled against 3.9 rolled, on the 2-core AMD EPYC
+ * this was measured on.
  */
 import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';
@@ -74,9 +75,13 @@ function mapBlocks<T extends FloatArray>(row: BinaryRow, a: StridedView<T>, b: S
 
   if (inner === 1) {
     // Each element of the broadcast operand covers `repeat` adjacent results: one call with step 0.
+    const aStep = aFull ? 1 : 0;
+    const bStep = bFull ? 1 : 0;
     for (let o = 0; o < outer; o++) {
       const flat = o * repeat;
-      row(repeat, a.data, a.offset + (aFull ? flat : o), aFull ? 1 : 0, b.data, b.offset + (bFull ? flat : o), bFull ? 1 : 0, out, result.offset + flat, 1);
+      const aStart = a.offset + (aFull ? flat : o);
+      const bStart = b.offset + (bFull ? flat : o);
+      row(repeat, a.data, aStart, aStep, b.data, bStart, bStep, out, result.offset + flat, 1);
     }
     return true;
   }
@@ -84,7 +89,9 @@ function mapBlocks<T extends FloatArray>(row: BinaryRow, a: StridedView<T>, b: S
   for (let o = 0; o < outer; o++) {
     for (let r = 0; r < repeat; r++) {
       const flat = (o * repeat + r) * inner;
-      row(inner, a.data, a.offset + (aFull ? flat : o * inner), 1, b.data, b.offset + (bFull ? flat : o * inner), 1, out, result.offset + flat, 1);
+      const aStart = a.offset + (aFull ? flat : o * inner);
+      const bStart = b.offset + (bFull ? flat : o * inner);
+      row(inner, a.data, aStart, 1, b.data, bStart, 1, out, result.offset + flat, 1);
     }
   }
   return true;
@@ -286,17 +293,18 @@ export function reluBackward<T extends FloatArray>(grad: StridedView<T>, x: Stri
 }
 
 /**
- * Below this many elements a row of reluBackward skips the integer views. Creating them costs about as
- * much as 30 elements of the float loop, which is an estimate, not a measurement.
+ * Below this many elements a row of reluBackward skips the integer views. Creating them costs
+ * about as much as 30 elements of the float loop, which is an estimate, not a measurement.
  */
 const BIT_MASK_MIN_LENGTH = 32;
 
 /**
- * Computes reluBackward over contiguous float32 rows by bits: each result is grad's bit pattern ANDed
- * with all ones where x > 0 and with zeros elsewhere. This has no branch and no multiply, and
- * took 2.9 ns per element, unrolled, against 9.5 for the float loop on the 2-core AMD EPYC
+ * Computes reluBackward over contiguous float32 rows by bits: each result is grad's bit pattern
+ * ANDed with all ones where x > 0 and with zeros elsewhere. This has no branch and no multiply,
+ * and took 2.9 ns per element, unrolled, against 9.5 for the float loop on the 2-core AMD EPYC
  * this was measured on. It gives the float loop's values, NaN where x > 0 included. The mask
- * alone would keep the sign of a -0 gradient, so -0 becomes +0, as the float loop's added 0 does.
+ * alone would keep the sign of a -0 gradient, so -0 becomes +0, as the float loop's added 0
+ * does.
  */
 function reluBackwardFloat32(n: number, grad: Float32Array, gi: number, x: FloatArray, xi: number, out: Float32Array, oi: number): void {
   const gradBits = new Int32Array(grad.buffer, grad.byteOffset + 4 * gi, n);

@@ -4,10 +4,10 @@
  * Broadcasting a contiguous operand to a contiguous result usually repeats one run of its
  * elements: a bias [N] added to [B, M, N], a per-task bias [B, 1, N] added to [B, M, N], a
  * column [B, M, 1] or a scalar. An expanded view, with stride 0 on the repeated axes, is read
- * the same way. Each is the result read as [outer, repeat, inner], where block
- * (o, r) of `inner` elements reads the operand's elements o * inner to o * inner + inner - 1.
- * The elementwise drivers walk such blocks with one call of their row loop per block instead
- * of the general odometer over strided axes, and read the same elements.
+ * the same way. Each is the result read as [outer, repeat, inner], where block (o, r) of
+ * `inner` elements reads the operand's elements o * inner to o * inner + inner - 1. The
+ * elementwise drivers walk such blocks with one call of their row loop per block instead of
+ * the general odometer over strided axes, and read the same elements.
  */
 import { type StridedView, isContiguous } from './view';
 

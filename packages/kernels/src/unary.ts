@@ -183,10 +183,10 @@ export function relu<T extends FloatArray>(x: StridedView<T>, out?: NdArray<T>):
 const BIT_MASK_MIN_LENGTH = 32;
 
 /**
- * Computes relu over contiguous float32 rows on the bits alone: a value with the sign bit set becomes
- * +0 unless it is NaN, so the results are the float loop's, -0 and -Infinity giving +0. With
- * no float arithmetic it took 2.7 ns per element, unrolled, against 5.7 for the float loop on
- * the 2-core AMD EPYC this was measured on.
+ * Computes relu over contiguous float32 rows on the bits alone: a value with the sign bit set
+ * becomes +0 unless it is NaN, so the results are the float loop's, -0 and -Infinity giving
+ * +0. With no float arithmetic it took 2.7 ns per element, unrolled, against 5.7 for the float
+ * loop on the 2-core AMD EPYC this was measured on.
  */
 function reluFloat32(n: number, src: Float32Array, xi: number, dst: Float32Array, oi: number): void {
   const srcBits = new Int32Array(src.buffer, src.byteOffset + 4 * xi, n);
