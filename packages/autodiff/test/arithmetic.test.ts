@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Tensor, add, clamp, div, maximum, minimum, mul, neg, pow, square, sub, where } from '@metagrad/autodiff';
+import { type Tensor, add, clamp, div, grad, gradgradcheck, maximum, minimum, mul, neg, pow, square, sub, where } from '@metagrad/autodiff';
 import {
   RUNS, awayFromZeroArb, broadcastPairArb, checkGradients, constant, distinctValuesArb, expectClose, leaf, rangeArb, shapeArb, sizeOf,
   tensorArb, valuesArb, valuesOf,
@@ -53,6 +53,42 @@ describe('binary arithmetic', () => {
     checkGradients((t) => mul(3, t), [x]);
     checkGradients((t) => div(1, t), [x]);
     checkGradients((t) => div(t, 4), [x]);
+  });
+
+  test('sub with alpha', () => {
+    fc.assert(
+      fc.property(operandsArb(rangeArb(-2, 2)), rangeArb(-3, 3), ({ shapeA, shapeB, a, b }, alpha) => {
+        checkGradients((x, y) => sub(x, y, alpha), [leaf(a, shapeA), leaf(b, shapeB)]);
+        expect(gradgradcheck((x, y) => sub(x, y, alpha).square(), [leaf(a, shapeA), leaf(b, shapeB)])).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  test('sub with alpha equals sub of mul', () => {
+    fc.assert(
+      fc.property(operandsArb(rangeArb(-2, 2)), rangeArb(-3, 3), ({ shapeA, shapeB, a, b }, alpha) => {
+        const x = constant(a, shapeA).to('float32').requiresGrad_(true);
+        const y = constant(b, shapeB).to('float32').requiresGrad_(true);
+        const fused = sub(x, y, alpha);
+        const separate = sub(x, mul(y, alpha));
+        const fusedGrads = grad(fused.square().sum(), [x, y]);
+        const separateGrads = grad(separate.square().sum(), [x, y]);
+
+        // A broadcast operand's gradient is summed, which turns -0 into +0. The separate form
+        // sums before multiplying by alpha and the fused form after, so zeros may differ in sign.
+        const unsigned = (t: Tensor) => valuesOf(t).map((v) => v + 0);
+        expect(valuesOf(fused)).toEqual(valuesOf(separate));
+        expect(unsigned(fusedGrads[0])).toEqual(unsigned(separateGrads[0]));
+        expect(unsigned(fusedGrads[1])).toEqual(unsigned(separateGrads[1]));
+      }),
+      RUNS,
+    );
+  });
+
+  test('sub rejects a tensor alpha', () => {
+    const x = leaf([1, 2], [2]);
+    expect(() => sub(x, x, x as unknown as number)).toThrow('sub: alpha must be a number, got object');
   });
 
   test('add of broadcast operands has the result shape', () => {

@@ -33,7 +33,7 @@ export {
 // Elementwise functions of two inputs, with broadcasting.
 export {
   add, cast, div, equal, greater, greaterEqual, less, lessEqual, maximum, minimum, mul,
-  notEqual, pow, reluBackward, sub, where,
+  notEqual, pow, reluBackward, sub, subScaled, where,
 } from './binary';
 
 export { type Axes, type ReductionLayout, type ValuesAndIndices, reductionLayout, argMax, argMin, elementOffsets, logsumexp, max, maxWithIndices, mean, min, minWithIndices, sum, sumToShape, variance } from './reduce';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
 import {
   type Dtype, type FloatArray, KernelError, type StridedView, add, cast, div, equal, greater, greaterEqual, less,
-  lessEqual, maximum, minimum, mul, notEqual, pow, sizeOf, sub, where,
+  lessEqual, maximum, minimum, mul, notEqual, pow, sizeOf, sub, subScaled, where,
 } from '@metagrad/kernels';
 import {
   broadcastableShapeArb, changedOutside, dtypeArb, expectClose, flatIndex, indicesOf, inputLayoutArb, inputView,
@@ -64,6 +64,7 @@ const cases: Array<{ name: string; run: BinaryKernel; reference: (a: number, b: 
   { name: 'add', run: (a, b, out) => add(a, b, out), reference: (a, b) => a + b },
   { name: 'sub', run: (a, b, out) => sub(a, b, out), reference: (a, b) => a - b },
   { name: 'mul', run: (a, b, out) => mul(a, b, out), reference: (a, b) => a * b },
+  { name: 'subScaled', run: (a, b, out) => subScaled(a, b, -0.75, out), reference: (a, b) => a + 0.75 * b },
   { name: 'div', run: (a, b, out) => div(a, b, out), reference: (a, b) => a / b },
   { name: 'pow', run: (a, b, out) => pow(a, b, out), reference: (a, b) => a ** b },
   { name: 'maximum', run: (a, b, out) => maximum(a, b, out), reference: referenceMaximum },
@@ -176,6 +177,39 @@ function conditionOf(view: NdArray<FloatArray>, type: ConditionType): StridedVie
   if (type === 'float32') data = new Float32Array(source);
   return { data, shape: view.shape, stride: view.stride, offset: view.offset };
 }
+
+describe('subScaled', () => {
+  test('equals sub of mul bit for bit', () => {
+    fc.assert(
+      fc.property(
+        dtypeArb,
+        shapeArb(0, 4, 4).chain((shape) => fc.tuple(operandArb(shape), operandArb(shape))),
+        fc.oneof(fc.double({ min: -3, max: 3, noNaN: true }), fc.constantFrom(0, -1, 0.01, 1e-30)),
+        outKindArb,
+        (dtype, [left, right], alpha, outKind) => {
+          const a = viewOfOperand(dtype, left);
+          const b = viewOfOperand(dtype, right);
+          const expected = sub(a, mul(b, makeView(dtype, [], [alpha])));
+          const out = outView(dtype, expected.shape, outKind);
+          const result = subScaled(a, b, alpha, out);
+
+          const actual = toFlat(result);
+          toFlat(expected).forEach((value, i) => {
+            const same = Object.is(actual[i], value) || (Number.isNaN(actual[i]) && Number.isNaN(value));
+            if (!same) throw new Error(`element ${i}: got ${actual[i]}, expected ${value}`);
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test('by hand', () => {
+    const a = makeView('float32', [2], [1, 2]);
+    const b = makeView('float32', [2], [10, 20]);
+    expect(toFlat(subScaled(a, b, 0.5))).toEqual([-4, -8]);
+  });
+});
 
 describe('where', () => {
   test('agrees with reference under broadcasting', () => {

@@ -24,13 +24,33 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
-/** a - b. */
-export function sub(a: TensorLike, b: TensorLike): Tensor {
+/**
+ * a - alpha * b, with a number alpha (1 by default) as in torch.sub. Another alpha makes one op
+ * and one pass over the data where sub(a, mul(b, alpha)) makes two. The values are the same,
+ * except that a zero in the gradient of a broadcast b may differ in sign. MAML's inner update
+ * of per-task weights uses it. VJP: grad for a and -alpha * grad for b.
+ *
+ * sub(tensor([1, 2]), tensor([10, 20]), 0.5) is [-4, -8].
+ */
+export function sub(a: TensorLike, b: TensorLike, alpha = 1): Tensor {
+  if (typeof alpha !== 'number') {
+    throw new Error(`sub: alpha must be a number, got ${typeof alpha}; for a tensor alpha write sub(a, mul(b, alpha))`);
+  }
   const [x, y] = binaryOperands('sub', a, b);
+  if (alpha !== 1) return subScaled(x, y, alpha);
+
   const result = Tensor.fromView(k.sub(x, y));
   return record('sub', result, [x, y], (grad) => [
     x.requiresGrad ? sumToShape(grad, x.shape) : null,
     y.requiresGrad ? sumToShape(neg(grad), y.shape) : null,
+  ]);
+}
+
+function subScaled(x: Tensor, y: Tensor, alpha: number): Tensor {
+  const result = Tensor.fromView(k.subScaled(x, y, alpha));
+  return record('sub', result, [x, y], (grad) => [
+    x.requiresGrad ? sumToShape(grad, x.shape) : null,
+    y.requiresGrad ? sumToShape(mul(grad, -alpha), y.shape) : null,
   ]);
 }
 
