@@ -37,7 +37,7 @@ interface ClassifierOptions {
 
 /** Defaults of each architecture, chosen so that a default run reaches its accuracy on spam-assassin in minutes. */
 const DEFAULTS: Record<ClassifierArchitecture, { epochs: number; maxLen: number; lr: number; width: number; layers: number; dropout: number }> = {
-  lstm: { epochs: 6, maxLen: 64, lr: 5e-3, width: 64, layers: 2, dropout: 0 },
+  lstm: { epochs: 6, maxLen: 64, lr: 5e-3, width: 64, layers: 2, dropout: 0.2 },
   transformer: { epochs: 5, maxLen: 64, lr: 2e-3, width: 64, layers: 2, dropout: 0.1 },
 };
 

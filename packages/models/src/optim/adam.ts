@@ -75,12 +75,23 @@ export class Adam extends Optimizer {
 
     // The same step without AMSGrad. Float32 moments are rounded before the update uses them, as
     // PyTorch's are; rounding with fround is faster than reading the stored values back.
-    const round = m instanceof Float32Array ? math.fround : (x: number) => x;
+    if (m instanceof Float32Array) {
+      for (let i = 0; i < size; i++) {
+        const p = values[valueOffset + i] * decay;
+        const g = grads[gradOffset + i] + penalty * p;
+        const first = math.fround(beta1 * m[i] + (1 - beta1) * g);
+        const second = math.fround(beta2 * v[i] + (1 - beta2) * g * g);
+        m[i] = first;
+        v[i] = second;
+        values[valueOffset + i] = p - (stepSize * first) / (math.sqrt(second) / secondCorrection + eps);
+      }
+      return;
+    }
     for (let i = 0; i < size; i++) {
       const p = values[valueOffset + i] * decay;
       const g = grads[gradOffset + i] + penalty * p;
-      const first = round(beta1 * m[i] + (1 - beta1) * g);
-      const second = round(beta2 * v[i] + (1 - beta2) * g * g);
+      const first = beta1 * m[i] + (1 - beta1) * g;
+      const second = beta2 * v[i] + (1 - beta2) * g * g;
       m[i] = first;
       v[i] = second;
       values[valueOffset + i] = p - (stepSize * first) / (math.sqrt(second) / secondCorrection + eps);
