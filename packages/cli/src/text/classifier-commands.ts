@@ -60,7 +60,7 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
     .option('--epochs <n>', 'number of passes over the training texts', positiveInteger, defaults.epochs)
     .option('--max-len <n>', 'maximum number of word tokens read from each text; longer texts are cut at the end', positiveInteger, defaults.maxLen)
     .option('--batch-size <n>', 'texts per optimizer step', positiveInteger, 32)
-    .option('--lr <x>', 'peak learning rate of Adam, after a warm-up over a tenth of the steps, decayed along a cosine to a twentieth', positiveNumber, defaults.lr)
+    .option('--lr <x>', 'peak learning rate of Adam, after a warm-up over a tenth of the steps (at most 100), decayed along a cosine to a twentieth', positiveNumber, defaults.lr)
     .option('--seed <n>', 'seed of the split, the initial weights and the batch order', seedNumber, 0)
     .option('--test-fraction <x>', 'share of each class held out for testing, between 0 and 1', probability, 0.2)
     .option('--vocab-size <n>', 'number of most frequent training words in the vocabulary, besides padding and unknown', positiveInteger, 10_000)
