@@ -190,7 +190,7 @@ function sumAdjacent<T extends FloatArray>(x: StridedView<T>, split: AdjacentSpl
   const sums = result.data;
 
   // Sums over the last axes read each block as one run, so a local total is enough. Both loops
-  // take four elements per iteration, in the same order, because V8 does not unroll loops.
+  // take four elements per iteration, in the same order, which was faster in Node 20 than one.
   if (inner === 1) {
     for (let o = 0; o < outer; o++) {
       const base = x.offset + o * reduced;
