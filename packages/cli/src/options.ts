@@ -41,7 +41,7 @@ function wholeNumber(value: string, min: number, max: number, expected: string):
 export function positiveNumber(value: string): number {
   const parsed = Number(value);
   if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) {
-    throw new InvalidArgumentError('Expected a number greater than 0, such as 0.001 or 1e-3.');
+    throw new InvalidArgumentError('Expected a finite number greater than 0, such as 0.001 or 1e-3.');
   }
   return parsed;
 }

@@ -26,6 +26,10 @@ describe('lstmClassifier', () => {
     expect(Array.from(withDropout.forward(tokens).toTypedArray())).toEqual(expected);
   });
 
+  test.each([[-0.1], [1], [Number.NaN], ['0.2']])('rejects dropout %p', (dropout) => {
+    expect(() => lstmClassifier({ numClasses: 2, dropout: dropout as number })).toThrow('lstmClassifier: dropout must be a number of at least 0 and below 1');
+  });
+
   test('dropout keeps parameter names', () => {
     const names = (dropout: number) => lstmClassifier({ numClasses: 2, dropout }).namedParameters().map(([name]) => name);
 

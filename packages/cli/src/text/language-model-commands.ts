@@ -109,7 +109,7 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
 
   const result = trainLanguageModel(text, model, training);
   const { final } = result;
-  console.log(`\nafter ${result.losses.length} steps (${result.trainSeconds.toFixed(0)} s): ${final.bitsPerCharacter.toFixed(3)} bits per character on all ${final.characters.toLocaleString('en-US')} held-out characters`);
+  console.log(`\nafter ${result.losses.length} steps (${result.trainSeconds.toFixed(0)} s): ${final.bitsPerCharacter.toFixed(3)} bits per character over ${final.characters.toLocaleString('en-US')} held-out characters`);
   console.log(`sample:\n${final.sample}`);
 
   const config: LanguageModelConfig = { ...model, vocabSize: result.tokenizer.size };

@@ -45,6 +45,9 @@ export class LSTMClassifier extends Module {
     const hiddenSize = options.hiddenSize ?? 64;
     this.embedding = this.registerModule('embedding', new Embedding(options.vocabSize ?? 10000, embedDim, { ...layer, paddingIdx: options.paddingIdx ?? 0 }));
     const dropout = options.dropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      throw new Error(`lstmClassifier: dropout must be a number of at least 0 and below 1 (1 would drop every input), got ${typeof dropout === 'string' ? JSON.stringify(dropout) : String(dropout)}`);
+    }
     this.lstm = this.registerModule('lstm', new LSTM(embedDim, hiddenSize, { ...layer, numLayers: options.numLayers ?? 2, batchFirst: true, dropout }));
     this.head = this.registerModule('head', new Linear(hiddenSize, options.numClasses, layer));
     // Registered last, so that the weights are initialised as without it.
