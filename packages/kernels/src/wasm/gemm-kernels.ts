@@ -142,6 +142,18 @@ export function multiplyPanelsKernel(options: GemmKernelOptions): FunctionDefini
 }
 
 /**
+ * Sets `depthStep` to the depth of the blocks K is cut into: ceil(K / KC) blocks of equal depth, so
+ * that no block is much shallower than the others. K = 288 gives 144 + 144 rather than 256 + 32,
+ * whose tiles would cost as much to load and store as to compute. The cut depends on K alone.
+ */
+function setDepthStep(depthStep: Local, k: Local): Code {
+  return [
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.const(KC - 1)), i32.const(KC))),
+    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.sub(local.get(depthStep), i32.const(1))), local.get(depthStep))),
+  ];
+}
+
+/**
  * gemm(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, accumulate, workspace)
  * computes C = A·B, or C += A·B when accumulate is 1, for k >= 1. Letters follow BLAS, and
  * jc, pc, ic are the first column, depth and row of the current block.
@@ -183,11 +195,7 @@ export function gemmDriverKernel(): FunctionDefinition {
     local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
     local.set(packedB, i32.add(local.get(workspace), i32.const(workspaceLayout.packedB))),
     local.set(bInPlace, i32.and(i32.eq(local.get(bColStride), i32.const(F)), i32.le_s(local.get(m), i32.const(MC)))),
-    // K is cut into ceil(K / KC) blocks of equal depth, so that no block is much shallower than
-    // the others: K = 288 gives 144 + 144 rather than 256 + 32, whose tiles would cost as much to
-    // load and store as to compute. The cut depends on K alone.
-    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.const(KC - 1)), i32.const(KC))),
-    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.sub(local.get(depthStep), i32.const(1))), local.get(depthStep))),
+    setDepthStep(depthStep, k),
     forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
       local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
       forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
@@ -262,13 +270,12 @@ export function gemmPackedBKernel(): FunctionDefinition {
   return fn.define([
     local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
     // The same cut of K as gemm's, so both give the same sums.
-    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.const(KC - 1)), i32.const(KC))),
-    local.set(depthStep, i32.div_u(i32.add(local.get(k), i32.sub(local.get(depthStep), i32.const(1))), local.get(depthStep))),
+    setDepthStep(depthStep, k),
     forLoop(jc, i32.const(0), local.get(n), i32.const(NC),
       local.set(nc, minS(i32.const(NC), i32.sub(local.get(n), local.get(jc)))),
       forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
         local.set(kc, minS(local.get(depthStep), i32.sub(local.get(k), local.get(pc)))),
-        // Depth block pc starts after pc rows of `pitch` columns; column j's panel after j * kc floats.
+        // Depth block pc starts pc rows of `pitch` columns in, and column j's panel j * kc floats into it.
         local.set(blockOfB, i32.add(
           i32.add(local.get(packedB), i32.mul(i32.mul(local.get(pc), local.get(pitch)), i32.const(F))),
           i32.mul(i32.mul(i32.add(local.get(firstCol), local.get(jc)), local.get(kc)), i32.const(F)))),

@@ -443,7 +443,7 @@ export interface PackedOperand {
   pitch: number;
 }
 
-/** The depth of gemm's blocks for depth k: K cut into ceil(k / KC) blocks of equal depth, as the kernels cut it. */
+/** Returns the depth of gemm's blocks for depth k, cut as setDepthStep in gemm-kernels.ts cuts it: ceil(k / KC) blocks of equal depth. */
 function depthStepOf(k: number): number {
   const blocks = Math.ceil(k / KC);
   return Math.ceil(k / blocks);
