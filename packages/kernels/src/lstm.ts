@@ -155,7 +155,8 @@ export function lstmSequenceForward(
   cell: Matrix,
 ): LstmSequenceArrays {
   const { steps, rows, hidden: size } = layout;
-  const wasm = lstmBackendFor(inputGates.data, layout, steps * rows * 11 * size + 4 * size * (size + 1) + 2 * rows * size);
+  // The packed weight (panels padded to 16 columns) and its copy while it is packed, then the arrays.
+  const wasm = lstmBackendFor(inputGates.data, layout, size * (4 * size + 16) + 4 * size * size + steps * rows * 11 * size + 4 * size + 2 * rows * size);
   if (wasm !== undefined) return wasm.withArena(() => forwardInWasm(wasm, layout, inputGates, weight, bias, hidden, cell));
   return forwardWithLoops(layout, inputGates, weight, bias, hidden, cell);
 }
@@ -211,7 +212,7 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
   const { steps, rows, hidden: size, order, lengths } = layout;
   const gateWidth = 4 * size;
   const stateWidth = 2 * size;
-  // W_hhᵀ [H, 4H], packed once into the panels each step's product reads.
+  // W_hhᵀ [H, 4H] is packed once into the panels that each step's product reads.
   const weightT = wasm.packOperand({ data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride }, size, gateWidth);
   const [z, states, gates, initial, biasCopy] = wasm.scratch([steps * rows * gateWidth, steps * rows * stateWidth, steps * rows * 5 * size, rows * stateWidth, gateWidth]);
   copy(inputGates, viewOf(z, [steps, rows, gateWidth]));
@@ -259,7 +260,8 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
  */
 export function lstmSequenceBackward(layout: LstmSequenceLayout, grad: StridedView, weight: Matrix, cell: Matrix, saved: LstmSequenceArrays): LstmSequenceGradients {
   const { steps, rows, hidden: size } = layout;
-  const wasm = lstmBackendFor(grad.data, layout, 4 * size * size + steps * rows * 13 * size + 3 * rows * size);
+  // The packed weight (panels padded to 16 columns) and its copy while it is packed, then the arrays.
+  const wasm = lstmBackendFor(grad.data, layout, 4 * size * (size + 16) + 4 * size * size + steps * rows * 13 * size + 3 * rows * size);
   if (wasm !== undefined) return wasm.withArena(() => backwardInWasm(wasm, layout, grad, weight, cell, saved));
   return backwardWithLoops(layout, grad, weight, cell, saved);
 }
