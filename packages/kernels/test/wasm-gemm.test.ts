@@ -5,6 +5,7 @@ import { type Matrix, convGeometry } from '@metagrad/kernels';
 import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
 import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
 import { ThreadPool } from '../src/wasm/threads';
+import { Backoff, CALLS_THAT_RESET_PAUSES, MIN_PAUSE_MILLISECONDS, STRIKES_BEFORE_PAUSE } from '../src/wasm/backoff';
 import { WasmBackend, partition } from '../src/wasm/wasm-backend';
 import { type InputLayout, expectClose, inputLayoutArb, inputView, outKindArb, outView, pseudoRandom, toFlat } from './helpers';
 
@@ -315,5 +316,52 @@ describeWithSimd('thread pool back-off', () => {
     const { pool, parts } = poolWithAbsentWorker(false);
     for (let call = 0; call < 5; call++) pool.run('gemm', parts, [0]);
     expect(pool.backingOff).toBe(false);
+  });
+});
+
+describe('back-off pauses', () => {
+  /** A Backoff on a clock that the test moves by hand. */
+  function pausesOnManualClock() {
+    const clock = { time: 1000 };
+    return { clock, pauses: new Backoff(() => clock.time) };
+  }
+
+  function fallBehind(pauses: Backoff, calls: number) {
+    for (let call = 0; call < calls; call++) pauses.record(true);
+  }
+
+  test('a pause starts after three calls in a row fell behind, and ends', () => {
+    const { clock, pauses } = pausesOnManualClock();
+    fallBehind(pauses, STRIKES_BEFORE_PAUSE - 1);
+    pauses.record(false);
+    fallBehind(pauses, STRIKES_BEFORE_PAUSE - 1);
+    expect(pauses.paused).toBe(false);
+
+    pauses.record(true);
+    expect(pauses.paused).toBe(true);
+    clock.time += MIN_PAUSE_MILLISECONDS;
+    expect(pauses.paused).toBe(false);
+  });
+
+  test('pauses double up to the longest while workers keep falling behind', () => {
+    const { clock, pauses } = pausesOnManualClock();
+    const lengths: number[] = [];
+    for (let pause = 0; pause < 8; pause++) {
+      lengths.push(pauses.nextPauseMilliseconds);
+      fallBehind(pauses, STRIKES_BEFORE_PAUSE);
+      clock.time += pauses.nextPauseMilliseconds;
+    }
+    expect(lengths).toEqual([10, 20, 40, 80, 160, 200, 200, 200]);
+  });
+
+  test('a run of calls in which workers kept up makes the next pause the shortest again', () => {
+    const { pauses } = pausesOnManualClock();
+    fallBehind(pauses, 3 * STRIKES_BEFORE_PAUSE);
+    expect(pauses.nextPauseMilliseconds).toBe(8 * MIN_PAUSE_MILLISECONDS);
+
+    for (let call = 0; call < CALLS_THAT_RESET_PAUSES - 1; call++) pauses.record(false);
+    expect(pauses.nextPauseMilliseconds).toBe(8 * MIN_PAUSE_MILLISECONDS);
+    pauses.record(false);
+    expect(pauses.nextPauseMilliseconds).toBe(MIN_PAUSE_MILLISECONDS);
   });
 });

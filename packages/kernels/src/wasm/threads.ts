@@ -18,6 +18,7 @@
  * workers sleep in Atomics.wait, and they are unreferenced, so they never keep a Node process
  * alive.
  */
+import { Backoff } from './backoff';
 import { inNode, now, requireNode, workerScriptPath } from './host';
 import { CONTROL_BYTES, type WasmRuntime } from './runtime';
 
@@ -57,16 +58,6 @@ export const MAX_WORKERS = Math.floor((controlLayout.words - controlLayout.jobs)
  * enough to give the core back soon after. Waking a sleeping worker costs about 70 µs.
  */
 const SPIN_MILLISECONDS = 1;
-
-/**
- * After this many calls in a row in which the workers fell behind, calls run on the main thread
- * alone for BACKOFF_MILLISECONDS before offering parts to workers again. Workers fall behind when
- * other processes hold the cores: the operating system then runs a worker late or in short slices,
- * and the main thread either computes the worker's part itself or waits longer for it than it
- * computed. Results are the same either way; only the time differs.
- */
-const STRIKES_BEFORE_BACKOFF = 3;
-const BACKOFF_MILLISECONDS = 200;
 
 /** The parts of a Node Worker or a browser Worker that the pool uses. */
 interface WorkerHandle {
@@ -108,8 +99,7 @@ export class ThreadPool {
   private readonly failures: Error[] = [];
   /** Node's main thread may block in Atomics.wait; a browser's main thread may not. */
   private readonly canBlock = inNode;
-  private strikes = 0;
-  private backoffUntil = 0;
+  private readonly pauses = new Backoff();
   private workerParts = 0;
 
   /** `backoff: false` keeps offering parts to workers however far they fall behind, for tests. */
@@ -124,7 +114,7 @@ export class ThreadPool {
 
   /** Tells whether calls run on the main thread alone for now, because workers fell behind. */
   get backingOff(): boolean {
-    return this.backoffUntil > 0 && now() < this.backoffUntil;
+    return this.pauses.paused;
   }
 
   /** Starts workers until there are `count`, without waiting for them to be ready. */
@@ -209,13 +199,9 @@ export class ThreadPool {
     if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while running ${job}`);
   }
 
-  /** Counts a call in which the workers fell behind, and starts backing off after a few in a row. */
+  /** Records whether the workers fell behind in a call; after a few such calls in a row, the pool pauses offering them parts. */
   private judgeWorkers(fellBehind: boolean): void {
-    if (!this.options.backoff) return;
-    this.strikes = fellBehind ? this.strikes + 1 : 0;
-    if (this.strikes < STRIKES_BEFORE_BACKOFF) return;
-    this.strikes = 0;
-    this.backoffUntil = now() + BACKOFF_MILLISECONDS;
+    if (this.options.backoff) this.pauses.record(fellBehind);
   }
 
   private waitForWorkers(): void {
