@@ -141,38 +141,49 @@ export class WasmBackend {
   }
 
   /**
-   * Runs a GEMM split between this thread and `workers`, overlapping the copies with the work.
-   * Each part reads all of one operand (A when C is split by columns, B when by rows) and its
-   * own slice of the other. So this thread copies the shared operand and the workers' slices,
-   * hands the workers their parts, and only then copies its own slice. After its own part it
-   * copies its block of C out while the workers may still be computing theirs.
+   * Runs a GEMM split between this thread and `workers`, overlapping the copies with the work
+   * where that pays. Each part reads all of one operand (A when C is split by columns, B when by
+   * rows) and its own slice of the other. This thread copies the shared operand first. When the
+   * other operand is one block in memory, a single `set` copies it whole before the workers
+   * start. That costs less than slices, because a column slice of a row-major matrix takes a copy
+   * per row. Otherwise this thread copies the workers' slices, hands them their parts, and only
+   * then copies its own slice. C is copied out whole by one `set` once every part is done
+   * when it is a contiguous row-major matrix that is overwritten, or else part by part, this
+   * thread's own while the workers may still be computing theirs.
    */
   private runThreaded(m: number, n: number, k: number, g: ThreadedGemm, floats: Float32Array, workers: number[]): void {
     const parts = partition(m, n, workers.length + 1);
     const byColumns = n >= m;
     const addToC = g.cResident && g.accumulate;
+    const sliced = byColumns ? g.bPlace : g.aPlace;
+    const slicesOneByOne = sliced.copy === 'elements';
     const copySlice = (part: Part) => (byColumns
       ? this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' })
       : this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first: part.firstRow, count: part.rows, axis: 'rows' }));
+    const cWholeAtOnce = !g.cResident && !g.accumulate && g.c.colStride === 1 && g.c.rowStride === n;
     const copyOutPart = (part: Part) => {
       const cPart = { ...g.c, offset: g.c.offset + part.firstRow * g.c.rowStride + part.firstCol * g.c.colStride };
       copyOutBlock(floats, g.cAddress / F + part.firstRow * n + part.firstCol, n, cPart, part.rows, part.cols, g.accumulate);
     };
 
-    if (byColumns) this.copyIn(g.aPlace, g.a, m, k, floats);
-    else this.copyIn(g.bPlace, g.b, k, n, floats);
-    parts.slice(1).forEach(copySlice);
+    const copyA = () => this.copyIn(g.aPlace, g.a, m, k, floats);
+    const copyB = () => this.copyIn(g.bPlace, g.b, k, n, floats);
+    const [copyShared, copyOther] = byColumns ? [copyA, copyB] : [copyB, copyA];
+    copyShared();
+    if (slicesOneByOne) parts.slice(1).forEach(copySlice);
+    else copyOther();
 
     // A product too narrow to split has one part, and then no worker is involved.
     const args = parts.map((part, t) => this.partArgs(part, t, k, g.aPlace, g.bPlace, g.cAddress, g.ldc, addToC));
     const generation = parts.length > 1 ? this.pool!.post('gemm', args, workers) : undefined;
     const started = now();
-    copySlice(parts[0]);
+    if (slicesOneByOne) copySlice(parts[0]);
     this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
-    if (!g.cResident) copyOutPart(parts[0]);
+    if (!g.cResident && !cWholeAtOnce) copyOutPart(parts[0]);
 
     if (generation !== undefined) this.pool!.finish('gemm', args, workers, generation, started);
-    if (!g.cResident) parts.slice(1).forEach(copyOutPart);
+    if (cWholeAtOnce) g.c.data.set(floats.subarray(g.cAddress / F, g.cAddress / F + m * n), g.c.offset);
+    else if (!g.cResident) parts.slice(1).forEach(copyOutPart);
   }
 
   /**
