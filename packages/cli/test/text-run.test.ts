@@ -64,16 +64,20 @@ describe('metagrad on real text', () => {
   test('train lm and generate', () => {
     const textPath = join(workDir, 'moby.txt');
     const weights = join(workDir, 'lm.safetensors');
+    const report = join(workDir, 'lm-report');
     writeFileSync(textPath, loadMobyDick().slice(20_000, 50_000));
     const vocabularyBits = Math.log2(new Set(readFileSync(textPath, 'utf8')).size + 2);
 
     const run = metagrad(
       'train', 'lm', '--text', textPath, '--arch', 'lstm', '--width', '64', '--context', '48', '--steps', '120', '--batch-size', '16', '--lr', '1e-2',
-      '--eval-every', '60', '--eval-chars', '2000', '--sample-length', '40', '--no-progress', '--save', weights,
+      '--eval-every', '60', '--eval-chars', '2000', '--sample-length', '40', '--no-progress', '--save', weights, '--report', report,
     );
     expect(run.status).toBe(0);
     const bits = Number(/([\d.]+) bits per character over/.exec(run.stdout)?.[1]);
     expect(bits).toBeLessThan(vocabularyBits - 2);
+    const samples = readFileSync(join(report, 'samples.txt'), 'utf8');
+    expect(samples).toContain('--- step 60,');
+    expect(samples).toContain(`--- step 120, ${bits.toFixed(3)} bits per character on`);
 
     const generate = (seed: string) => metagrad('generate', '--weights', weights, '--prompt', 'The whale', '--max-tokens', '40', '--seed', seed);
     const first = generate('1');

@@ -34,10 +34,16 @@ export async function writeLanguageModelReport(dir: string, result: LanguageMode
   const trainingBits = result.losses.map((loss) => loss / Math.LN2);
   files.write('loss.svg', await renderSvg(lineChart({ title: 'Training loss', xTitle: 'step', yTitle: 'bits per character', points: lossPoints(trainingBits) })));
 
-  const heldOut = result.evaluations.map((e) => ({ x: e.step, y: e.bitsPerCharacter, series: 'held-out text' }));
+  // The measurements during training read the start of the held-out text, and the final one all of it.
+  const heldOut = [
+    ...result.evaluations.map((e) => ({ x: e.step, y: e.bitsPerCharacter, series: 'start of held-out text' })),
+    { x: result.final.step, y: result.final.bitsPerCharacter, series: 'all held-out text' },
+  ];
   files.write('bpc.svg', await renderSvg(lineChart({ title: 'Bits per character on held-out text', xTitle: 'step', yTitle: 'bits per character', points: heldOut })));
 
-  const samples = result.evaluations.filter((e) => e.sample !== undefined).map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character ---\n${e.sample}\n`);
+  const samples = [...result.evaluations, result.final]
+    .filter((e) => e.sample !== undefined)
+    .map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character on ${e.characters} held-out characters ---\n${e.sample}\n`);
   files.write('samples.txt', samples.join('\n'));
   files.write('summary.json', JSON.stringify(summary, null, 2) + '\n');
   return files.paths;
