@@ -71,6 +71,14 @@ export const wasmSuite: Suite = {
         const counts = setting.backend === 'js' && size >= 512 ? slowCounts : matmulCounts[size];
         cases.push(matmulCase(`matmul ${size}, ${setting.label}`, size, size, size, setting, counts));
       }
+      // A new result costs the same on any number of threads: zero-filling it takes about 50 µs
+      // per MB here, plus page faults when the allocator maps fresh memory. Writing into an
+      // existing array shows how the product itself scales.
+      if (size >= 256) {
+        for (const setting of settings.slice(1)) {
+          cases.push(matmulCase(`matmul ${size}, ${setting.label}, into an existing array`, size, size, size, setting, matmulCounts[size], true));
+        }
+      }
     }
     cases.push(matmulCase(`LSTM gates [32,128] x [128,256], ${allCores.label}`, 32, 128, 256, allCores, { warmup: 50, repetitions: 500 }));
     for (const layer of convLayers) cases.push(...convCases(layer));
@@ -89,8 +97,12 @@ function timedWith(setting: Setting, run: () => unknown, counts: RunCounts): Mea
   };
 }
 
-/** Times `a [m, k] x b [k, n]` on both sides, after checking that both give the same product. */
-function matmulCase(name: string, m: number, k: number, n: number, setting: Setting, counts: RunCounts): BenchmarkCase {
+/**
+ * Times `a [m, k] x b [k, n]` on both sides, after checking that both give the same product.
+ * With `intoOut`, metagrad writes every product into one array allocated beforehand (matmul's
+ * `out`); TF.js has no such argument and allocates its result as always.
+ */
+function matmulCase(name: string, m: number, k: number, n: number, setting: Setting, counts: RunCounts, intoOut = false): BenchmarkCase {
   const aData = randomFloat32(m * k, 1);
   const bData = randomFloat32(k * n, 2);
   const a = ndarray(aData, [m, k]);
@@ -103,10 +115,11 @@ function matmulCase(name: string, m: number, k: number, n: number, setting: Sett
   checkAgreement(name, matmul(a, b).data, peerProduct.dataSync());
   peerProduct.dispose();
 
+  const out = ndarray(new Float32Array(m * n), [m, n]);
   return {
     name,
     flops: 2 * m * k * n,
-    metagrad: timedWith(setting, () => matmul(a, b), counts),
+    metagrad: timedWith(setting, intoOut ? () => matmul(a, b, out) : () => matmul(a, b), counts),
     peer: timedTfjs(() => tf.matMul(peerA, peerB), counts),
     dispose: () => tf.dispose([peerA, peerB]),
   };
