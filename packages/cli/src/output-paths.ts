@@ -22,9 +22,21 @@ function makeFolder(option: string, path: string, folder: string): void {
     throw new Error(`${option} ${path}: ${folder} is a file, not a folder; choose another path`);
   }
   try {
-    mkdirSync(folder, { recursive: true });
+    createFolders(folder);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new Error(`${option} ${path}: cannot create the folder ${folder} (${reason}); choose another path`);
   }
+}
+
+/**
+ * Creates `folder` and its missing parents, one level at a time. Node 20's recursive mkdirSync
+ * never returns for a path under /proc, where each mkdir fails with ENOENT.
+ */
+function createFolders(folder: string): void {
+  const missing: string[] = [];
+  for (let current = folder; !existsSync(current) && dirname(current) !== current; current = dirname(current)) {
+    missing.unshift(current);
+  }
+  for (const path of missing) mkdirSync(path);
 }

@@ -155,6 +155,15 @@ describe('metagrad on MNIST', () => {
     expect(save.stderr).toContain('is a folder; give a file name');
   });
 
+  test('a report folder that cannot be created fails at once', () => {
+    // Every mkdir under /proc fails, which made Node's recursive mkdir loop forever.
+    const args = ['train', 'lm', '--text', 'moby-dick', '--steps', '1', '--no-progress', '--report', '/proc/metagrad-report/run'];
+    const run = spawnSync(process.execPath, [binary, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('--report /proc/metagrad-report/run: cannot create the folder /proc/metagrad-report/run (ENOENT)');
+  }, 30_000);
+
   /** Writes both splits of an IDX image set of `labels.length` images of size x size pixels. */
   function writeIdxSet(name: string, size: number, labels: number[]): string {
     const folder = join(workDir, name);

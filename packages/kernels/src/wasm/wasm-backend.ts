@@ -29,6 +29,12 @@ const MAX_SPAN_RATIO = 2;
 const PARALLEL_MIN_MACS = 1 << 19;
 /** Below this many elements of the column matrix, im2col and col2im run on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 16;
+/**
+ * A threaded GEMM copies the operand it splits whole, before the workers start, when that
+ * operand is one block of at most this many floats (1 MiB). Larger ones are copied a slice
+ * at a time, so that this thread's own slice is copied while the workers compute.
+ */
+const WHOLE_COPY_MAX_FLOATS = 1 << 18;
 
 /** The place of an operand in WebAssembly memory, and the copy that puts it there. */
 interface Placement {
@@ -144,10 +150,10 @@ export class WasmBackend {
    * Runs a GEMM split between this thread and `workers`, overlapping the copies with the work
    * where that pays. Each part reads all of one operand (A when C is split by columns, B when by
    * rows) and its own slice of the other. This thread copies the shared operand first. When the
-   * other operand is one block in memory, a single `set` copies it whole before the workers
-   * start. That costs less than slices, because a column slice of a row-major matrix takes a copy
-   * per row. Otherwise this thread copies the workers' slices, hands them their parts, and only
-   * then copies its own slice. C is copied out whole by one `set` once every part is done
+   * other operand is one block in memory of at most WHOLE_COPY_MAX_FLOATS, a single `set` copies
+   * it whole before the workers start. That costs less than slices, because a column slice of a
+   * row-major matrix takes a copy per row. Otherwise this thread copies the workers' slices,
+   * hands them their parts, and only then copies its own slice. C is copied out whole by one `set` once every part is done
    * when it is a contiguous row-major matrix that is overwritten, or else part by part, this
    * thread's own while the workers may still be computing theirs.
    */
@@ -156,7 +162,7 @@ export class WasmBackend {
     const byColumns = n >= m;
     const addToC = g.cResident && g.accumulate;
     const sliced = byColumns ? g.bPlace : g.aPlace;
-    const slicesOneByOne = sliced.copy === 'elements';
+    const slicesOneByOne = sliced.copy === 'elements' || (sliced.copy === 'block' && sliced.blockLength > WHOLE_COPY_MAX_FLOATS);
     const copySlice = (part: Part) => (byColumns
       ? this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' })
       : this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first: part.firstRow, count: part.rows, axis: 'rows' }));
