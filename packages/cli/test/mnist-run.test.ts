@@ -155,6 +155,16 @@ describe('metagrad on MNIST', () => {
     expect(save.stderr).toContain('is a folder; give a file name');
   });
 
+  test('empty output paths are rejected', () => {
+    const report = metagrad('train', 'cnn', '--report', '', '--no-progress');
+    const save = metagrad('train', 'lm', '--text', 'moby-dick', '--save', ' ', '--no-progress');
+
+    expect(report.status).toBe(1);
+    expect(report.stderr).toContain('--report was given an empty path; give a folder');
+    expect(save.status).toBe(1);
+    expect(save.stderr).toContain('--save was given an empty path; give a file name');
+  });
+
   test('a report folder that cannot be created fails at once', () => {
     // Every mkdir under /proc fails, which made Node's recursive mkdir loop forever.
     const args = ['train', 'lm', '--text', 'moby-dick', '--steps', '1', '--no-progress', '--report', '/proc/metagrad-report/run'];

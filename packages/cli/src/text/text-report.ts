@@ -43,7 +43,7 @@ export async function writeLanguageModelReport(dir: string, result: LanguageMode
 
   const samples = [...result.evaluations, result.final]
     .filter((e) => e.sample !== undefined)
-    .map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character on ${e.characters} held-out characters ---\n${e.sample}\n`);
+    .map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character on ${e.characters.toLocaleString('en-US')} held-out characters ---\n${e.sample}\n`);
   files.write('samples.txt', samples.join('\n'));
   files.write('summary.json', JSON.stringify(summary, null, 2) + '\n');
   return files.paths;
