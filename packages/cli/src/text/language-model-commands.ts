@@ -57,7 +57,7 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--steps <n>', `maximum number of optimizer steps ${byArchitecture('steps')}`, positiveInteger)
     .option('--max-minutes <m>', 'stop training after this many minutes of wall-clock time (default: no limit)', positiveNumber)
     .option('--batch-size <n>', 'windows per optimizer step', positiveInteger, 32)
-    .option('--lr <x>', `peak learning rate of Adam (betas 0.9 and 0.99), after a warm-up of 100 steps, decayed to a hundredth along a cosine ${byArchitecture('lr')}`, positiveNumber)
+    .option('--lr <x>', `peak learning rate of Adam (betas 0.9 and 0.99), after a warm-up over a tenth of the steps (at most 100), decayed to a hundredth along a cosine ${byArchitecture('lr')}`, positiveNumber)
     .option('--clip-norm <x>', 'maximum norm of all gradients together; larger gradients are scaled down to it', positiveNumber, 1)
     .option('--width <n>', `model width: dModel of the Transformer or hidden size of the LSTM ${byArchitecture('width')}`, positiveInteger)
     .option('--layers <n>', `number of decoder blocks or LSTM layers ${byArchitecture('layers')}`, positiveInteger)
@@ -93,7 +93,8 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
     maxSeconds: options.maxMinutes === undefined ? undefined : options.maxMinutes * 60,
     batchSize: options.batchSize,
     lr: options.lr ?? defaults.lr,
-    warmupSteps: Math.min(100, steps),
+    // A short run spends a tenth of its steps warming up instead of all of them.
+    warmupSteps: Math.min(100, Math.ceil(steps / 10)),
     clipNorm: options.clipNorm,
     heldOutFraction: options.heldOut,
     evalEvery: options.evalEvery ?? Math.max(1, Math.round(steps / 6)),
