@@ -426,7 +426,16 @@ export class WasmBackend {
   /** Runs a whole product on this thread, with its operands already in place. */
   private runOnThisThread(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
     const workspace = this.runtime.workspace(0);
-    this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, accumulate ? 1 : 0, workspace);
+    const add = accumulate ? 1 : 0;
+
+    // A product with one column fills 1 of the micro-kernel's 16 columns, so compute its
+    // transpose instead, Cᵀ = Bᵀ·Aᵀ, a row whose m columns fill them. Each element is the same
+    // sum in the same order, so the bits are those of the product itself.
+    if (n === 1 && m > 1 && ldc === F) {
+      this.runtime.exports.gemm(1, m, k, b.address, b.colStride, b.rowStride, a.address, a.colStride, a.rowStride, c, m * F, add, workspace);
+      return;
+    }
+    this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, add, workspace);
   }
 
   /** Returns the arguments of the gemm export for thread t's part of C. */
