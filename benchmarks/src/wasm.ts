@@ -75,7 +75,7 @@ export const wasmSuite: Suite = {
       // per MB here, plus page faults when the allocator maps fresh memory. Writing into an
       // existing array shows how the product itself scales.
       if (size >= 256) {
-        for (const setting of settings.slice(1)) {
+        for (const setting of settings.filter(({ backend }) => backend === 'wasm')) {
           cases.push(matmulCase(`matmul ${size}, ${setting.label}, into an existing array`, size, size, size, setting, matmulCounts[size], true));
         }
       }

@@ -8,9 +8,8 @@ import { dirname, join, resolve } from 'node:path';
  * error naming the option and the path.
  */
 export function prepareOutputPaths(paths: { save?: string; report?: string }): void {
-  for (const [option, path] of [['--save', paths.save], ['--report', paths.report]]) {
-    if (path !== undefined && path.trim() === '') throw new Error(`${option} was given an empty path; give a ${option === '--save' ? 'file name' : 'folder'}`);
-  }
+  if (paths.save?.trim() === '') throw new Error('--save was given an empty path; give a file name');
+  if (paths.report?.trim() === '') throw new Error('--report was given an empty path; give a folder');
   if (paths.save) {
     if (existsSync(paths.save) && statSync(paths.save).isDirectory()) {
       throw new Error(`--save ${paths.save} is a folder; give a file name, such as ${join(paths.save, 'model.safetensors')}`);

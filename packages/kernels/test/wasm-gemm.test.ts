@@ -131,7 +131,13 @@ describeWithSimd('WebAssembly GEMM', () => {
 
   test('one-column product matches a wider one', () => {
     // Column 0 of A·[b, b'] is computed as a wide product would compute it, so A·b must match it.
-    const shape = fc.record({ m: fc.integer({ min: 2, max: 300 }), k: fc.integer({ min: 1, max: 600 }), layout: fc.constantFrom<InputLayout>('contiguous', 'transposed', 'sliced'), accumulate: fc.boolean(), seed: fc.nat(1000) });
+    const shape = fc.record({
+      m: fc.integer({ min: 2, max: 300 }),
+      k: fc.integer({ min: 1, max: 600 }),
+      layout: fc.constantFrom<InputLayout>('contiguous', 'transposed', 'sliced'),
+      accumulate: fc.boolean(),
+      seed: fc.nat(1000),
+    });
     fc.assert(fc.property(shape, ({ m, k, layout, accumulate, seed }) => {
       const a = inputView('float32', [m, k], pseudoRandom(m * k, seed), layout);
       const wide = inputView('float32', [k, 2], pseudoRandom(2 * k, seed + 1), 'contiguous');

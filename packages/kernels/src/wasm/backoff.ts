@@ -32,7 +32,7 @@ export class Backoff {
 
   /** Tells whether calls should run on the main thread alone for now. */
   get paused(): boolean {
-    return this.pausedUntil > 0 && this.clock() < this.pausedUntil;
+    return this.clock() < this.pausedUntil;
   }
 
   /** The length of the next pause, in milliseconds. */

@@ -102,8 +102,6 @@ export class ThreadPool {
   private readonly pauses = new Backoff();
   /** The time at which the last call with parts for workers ended. */
   private lastFinished = -Infinity;
-  /** Whether the workers were still spinning, not asleep, when the current call was posted. */
-  private workersSpinning = false;
   private workerParts = 0;
 
   /** `backoff: false` keeps offering parts to workers however far they fall behind, for tests. */
@@ -166,7 +164,6 @@ export class ThreadPool {
     // Generations count up modulo 2^30, so they never meet the negative claim values.
     const generation = (Atomics.load(control, controlLayout.generation) + 1) & 0x3fffffff;
     const functionNumber = controlLayout.functions.indexOf(job) + 1;
-    this.workersSpinning = now() - this.lastFinished <= SPIN_MILLISECONDS;
     for (let t = 1; t < parts.length; t++) {
       const record = this.record(workers[t - 1]);
       control.set(parts[t], record + controlLayout.args);
@@ -200,14 +197,15 @@ export class ThreadPool {
     this.waitForWorkers();
     this.workerParts += parts.length - 1 - takenOver;
     // Workers that slept since the last call start late because they are woken, not because the
-    // cores are busy, so only calls that found them spinning are judged.
-    if (this.workersSpinning) this.judgeWorkers(takenOver > 0 || now() - computed > computed - started);
+    // cores are busy. So only calls posted while they still spun are judged.
+    const workersSpun = started - this.lastFinished <= SPIN_MILLISECONDS;
+    if (workersSpun) this.judgeWorkers(takenOver > 0 || now() - computed > computed - started);
     this.lastFinished = now();
     const failed = Atomics.exchange(control, controlLayout.failed, 0);
     if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while running ${job}`);
   }
 
-  /** Records whether the workers fell behind in a call; after a few such calls in a row, the pool pauses offering them parts. */
+  /** Records whether the workers fell behind in a call. After a few such calls in a row, the pool pauses offering them parts. */
   private judgeWorkers(fellBehind: boolean): void {
     if (this.options.backoff) this.pauses.record(fellBehind);
   }

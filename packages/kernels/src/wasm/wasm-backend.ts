@@ -153,9 +153,9 @@ export class WasmBackend {
    * other operand is one block in memory of at most WHOLE_COPY_MAX_FLOATS, a single `set` copies
    * it whole before the workers start. That costs less than slices, because a column slice of a
    * row-major matrix takes a copy per row. Otherwise this thread copies the workers' slices,
-   * hands them their parts, and only then copies its own slice. C is copied out whole by one `set` once every part is done
-   * when it is a contiguous row-major matrix that is overwritten, or else part by part, this
-   * thread's own while the workers may still be computing theirs.
+   * hands them their parts, and only then copies its own slice. C is copied out whole once every
+   * part is done when it is a contiguous row-major matrix that is overwritten. Otherwise it is
+   * copied part by part, this thread's own while the workers may still be computing theirs.
    */
   private runThreaded(m: number, n: number, k: number, g: ThreadedGemm, floats: Float32Array, workers: number[]): void {
     const parts = partition(m, n, workers.length + 1);
@@ -188,7 +188,7 @@ export class WasmBackend {
     if (!g.cResident && !cWholeAtOnce) copyOutPart(parts[0]);
 
     if (generation !== undefined) this.pool!.finish('gemm', args, workers, generation, started);
-    if (cWholeAtOnce) g.c.data.set(floats.subarray(g.cAddress / F, g.cAddress / F + m * n), g.c.offset);
+    if (cWholeAtOnce) copyOut(floats, g.cAddress / F, g.c, m, n, false);
     else if (!g.cResident) parts.slice(1).forEach(copyOutPart);
   }
 
