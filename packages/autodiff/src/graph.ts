@@ -16,8 +16,23 @@ import { isAnomalyEnabled, isGradEnabled, setGradEnabled } from './grad-mode';
 import type { Tensor } from './tensor';
 import { formatShape } from '@metagrad/kernels';
 
-/** An op's vector-Jacobian product: one cotangent per input, or null for inputs that need none. */
-export type Vjp = (grad: Tensor) => ReadonlyArray<Tensor | null>;
+/**
+ * An op's vector-Jacobian product: one cotangent per input, or null for inputs that need none.
+ * For an input that broadcastSource accepts, the VJP may return a SourceGradient instead.
+ */
+export type Vjp = (grad: Tensor) => ReadonlyArray<Tensor | SourceGradient | null>;
+
+/**
+ * The gradient of the tensor that an op's input broadcasts, which the op's VJP returns in
+ * place of the input's own gradient. `grad` has the shape of `source`: it is the input's
+ * gradient summed over the broadcast axes, as expand's VJP would sum it.
+ */
+export class SourceGradient {
+  constructor(
+    readonly source: Tensor,
+    readonly grad: Tensor,
+  ) {}
+}
 
 /** The record of one op application, attached to the op's result. */
 export class Node {
@@ -38,6 +53,25 @@ export class Node {
  * gradients the VJP returns instead, so that its error names the op being differentiated.
  */
 let insideVjp = false;
+
+/** The backward pass that is running: the tensors it returns, and whether a listener gets each step. */
+let running: { wanted: ReadonlySet<Tensor> | undefined; watched: boolean } | undefined;
+
+/**
+ * Returns the tensor that `input` broadcasts, when `input` is the result of expand and the
+ * running backward pass needs the input's gradient only summed back to that tensor: the pass
+ * does not return it, and no listener watches the steps. An op's VJP may then give a
+ * SourceGradient for that input and skip the broadcast shape. MAML's task-batched inner loop
+ * broadcasts each shared weight to one copy per task, and the meta-gradient sums the copies'
+ * gradients back. A matrix product gives that sum as one product over the flattened tasks.
+ * Otherwise it takes one product per task, then additions of full-size gradients and a sum.
+ */
+export function broadcastSource(input: Tensor): Tensor | undefined {
+  const node = input.node;
+  if (running === undefined || running.watched || running.wanted?.has(input)) return undefined;
+  if (!node || node.op !== 'expand' || node.inputs.length !== 1) return undefined;
+  return node.inputs[0];
+}
 
 /**
  * Attaches a node to `result` when graph recording is on and some input requires gradients,
@@ -94,6 +128,8 @@ export function runBackward(
   const leadsToWanted = wanted ? pathsTo(wanted, order) : undefined;
   const ran: Node[] = [];
   const previous = setGradEnabled(createGraph);
+  const outerPass = running;
+  running = { wanted, watched: onStep !== undefined };
 
   try {
     const grads = new Map<Tensor, Tensor>();
@@ -109,10 +145,16 @@ export function runBackward(
 
       const inputGrads = runVjp(node, grad);
       ran.push(node);
-      onStep?.(tensor, node, grad, inputGrads);
+      // A watched pass gets no SourceGradient: broadcastSource declines while a listener is set.
+      onStep?.(tensor, node, grad, inputGrads as ReadonlyArray<Tensor | null>);
       node.inputs.forEach((input, i) => {
         if (!input.requiresGrad || (leadsToWanted && !leadsToWanted.has(input))) return;
         const inputGrad = inputGrads[i];
+        if (inputGrad instanceof SourceGradient) {
+          checkSourceGradient(node, i, input, inputGrad);
+          accumulate(grads, inputGrad.source, inputGrad.grad);
+          return;
+        }
         checkInputGrad(node, i, input, inputGrad);
         accumulate(grads, input, inputGrad!);
       });
@@ -122,6 +164,7 @@ export function runBackward(
     return grads;
   } finally {
     setGradEnabled(previous);
+    running = outerPass;
   }
 }
 
@@ -134,7 +177,7 @@ function pathsTo(wanted: ReadonlySet<Tensor>, order: readonly Tensor[]): Set<Ten
   return result;
 }
 
-function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | null> {
+function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | SourceGradient | null> {
   const previous = insideVjp;
   insideVjp = true;
   try {
@@ -147,6 +190,14 @@ function runVjp(node: Node, grad: Tensor): ReadonlyArray<Tensor | null> {
 function accumulate(grads: Map<Tensor, Tensor>, tensor: Tensor, grad: Tensor): void {
   const existing = grads.get(tensor);
   grads.set(tensor, existing === undefined ? grad : existing.add(grad));
+}
+
+/** Throws unless a SourceGradient names the tensor that `input` broadcasts and has its shape and dtype. */
+function checkSourceGradient(node: Node, index: number, input: Tensor, sourceGrad: SourceGradient): void {
+  if (sourceGrad.source !== broadcastSource(input)) {
+    throw new Error(`internal error: the VJP of '${node.op}' returned a gradient for a tensor that input ${index} does not broadcast`);
+  }
+  checkInputGrad(node, index, sourceGrad.source, sourceGrad.grad);
 }
 
 function checkInputGrad(node: Node, index: number, input: Tensor, grad: Tensor | null | undefined): void {

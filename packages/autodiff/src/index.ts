@@ -9,7 +9,7 @@
  *             Every VJP is written with the differentiable ops below, never with raw loops.
  */
 export { Tensor, type NestedArray } from './tensor';
-export { Node, type BackwardOptions, type Vjp, record } from './graph';
+export { Node, SourceGradient, type BackwardOptions, type Vjp, broadcastSource, record } from './graph';
 export {
   type RandomTensorOptions, type TensorOptions, type TensorValuesOptions, arange, eye, fromNdarray, full, linspace, ones,
   onesLike, rand, randint, randn, tensor, zeros, zerosLike,

@@ -3,7 +3,8 @@
  * gradients are made differentiable again, and the errors for misuse.
  */
 import {
-  Tensor, add, concat, conv2d, expand, grad, isGradEnabled, linear, matmul, mul, noGrad, record, sumToShape, tensor, where,
+  SourceGradient, Tensor, add, broadcastSource, concat, conv2d, expand, grad, isGradEnabled, linear, matmul, mul, noGrad, record, sumToShape,
+  tensor, unsqueeze, where,
 } from '@metagrad/autodiff';
 import { constant, leaf, valuesOf } from './helpers';
 
@@ -345,6 +346,42 @@ describe('engine checks of VJPs', () => {
     const x = leaf([1, 2, 3], [3]);
     const y = customOp(x, (g) => g.to('float32'));
     expect(() => y.sum().backward()).toThrow("internal error: the VJP of 'custom' returned a float32 gradient for float64 input 0");
+  });
+});
+
+describe('gradients of a broadcast source', () => {
+  /** Sums each row of x [B, N] times w [N], with w broadcast to [B, N]; gives the summed gradient of w when allowed. */
+  function rowDot(x: Tensor, w: Tensor): Tensor {
+    const broadcast = expand(w, x.shape);
+    const result = record('rowDot', tensor(Float64Array.from(mul(x, broadcast).sum(1).toTypedArray()), { shape: [x.shape[0]] }), [x, broadcast], (g) => {
+      const perRow = mul(unsqueeze(g, 1), x);
+      const source = broadcastSource(broadcast);
+      return [mul(unsqueeze(g, 1), broadcast), source ? new SourceGradient(source, perRow.sum(0)) : perRow];
+    });
+    return result;
+  }
+
+  test('a VJP may give the summed gradient of the tensor an input broadcasts', () => {
+    const x = leaf([1, 2, 3, 4], [2, 2]);
+    const w = leaf([5, 6], [2]);
+    rowDot(x, w).sum().backward();
+    expect(valuesOf(w.grad!)).toEqual([4, 6]);
+    expect(valuesOf(x.grad!)).toEqual([5, 6, 5, 6]);
+  });
+
+  test('a pass that returns the broadcast tensor gets its full gradient', () => {
+    const x = leaf([1, 2, 3, 4], [2, 2]);
+    const broadcast = expand(leaf([5, 6], [2]), [2, 2]);
+    const [g] = grad(mul(x, broadcast).sum(), broadcast);
+    expect(valuesOf(g)).toEqual([1, 2, 3, 4]);
+    expect(broadcastSource(broadcast)).toBeUndefined();
+  });
+
+  test('a gradient for a tensor the input does not broadcast is rejected', () => {
+    const x = leaf([1, 2], [2]);
+    const stranger = leaf([0], [1]);
+    const y = record('custom', tensor([1, 2], { dtype: 'float64' }), [x], (g) => [new SourceGradient(stranger, g)]);
+    expect(() => y.sum().backward()).toThrow("internal error: the VJP of 'custom' returned a gradient for a tensor that input 0 does not broadcast");
   });
 });
 

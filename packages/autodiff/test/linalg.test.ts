@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Tensor, add, batchedLinear, expand, linear, matmul, transpose, unsqueeze } from '@metagrad/autodiff';
+import { type Tensor, add, batchedLinear, expand, grad, linear, matmul, ones, transpose, unsqueeze } from '@metagrad/autodiff';
 import { RUNS, checkGradients, constant, expectClose, leaf, rangeArb, sizeOf, valuesArb, valuesOf } from './helpers';
 
 /** Generates float64 leaves of the given shapes. */
@@ -44,6 +44,28 @@ describe('matmul', () => {
 
   test('transposed operand', () => {
     checkGradients((a, b) => matmul(transpose(a), b), [leaf([1, -2, 0.5, 3, 0.25, -1], [3, 2]), leaf([0.5, 1, -1, 2, 0, 1], [3, 2])]);
+  });
+
+  test('a right operand broadcast over the batch', () => {
+    // The repeated matrix gets one product over the flattened batch. The broadcast view itself,
+    // when a pass requests it, gets one product per batch index.
+    const arb = fc.tuple(dimArb, dimArb, dimArb, dimArb).chain(([batch, m, k, n]) => fc.tuple(fc.constant([batch, k, n]), operandsArb([batch, m, k], [k, n])));
+    fc.assert(
+      fc.property(arb, ([shape, [a, w]]) => {
+        checkGradients((left, right) => matmul(left, expand(unsqueeze(right, 0), shape)), [a, w]);
+        checkGradients((left, right) => matmul(left, expand(right, shape)), [a, w]);
+
+        const broadcast = expand(unsqueeze(w, 0), shape);
+        const [perIndex] = grad(matmul(a, broadcast).sum(), broadcast);
+        expectClose(valuesOf(perIndex), valuesOf(matmul(transpose(a), ones([shape[0], a.shape[1], shape[2]], { dtype: 'float64' }))), 1e-12, 1e-14);
+      }),
+      RUNS,
+    );
+  });
+
+  test('a broadcast right operand whose batch the left operand lacks', () => {
+    checkGradients((left, right) => matmul(left, expand(unsqueeze(right, 0), [3, 2, 2])), [leaf([1, -2, 0.5, 3], [2, 2]), leaf([0.5, 1, -1, 2], [2, 2])]);
+    checkGradients((left, right) => matmul(left, expand(right, [2, 3, 2, 2])), [leaf([1, -2, 0.5, 3, 0.25, -1, 2, 0.1], [2, 1, 2, 2]), leaf([0.5, 1, -1, 2, 0, 1, 0.3, -0.7], [2, 1, 2, 2])]);
   });
 
   test('inner dimensions that differ are rejected', () => {
@@ -115,6 +137,21 @@ describe('batchedLinear', () => {
     const f = (x: Tensor, weight: Tensor, b: Tensor) => batchedLinear(x, expand(unsqueeze(weight, 0), [3, 2, 2]), expand(unsqueeze(b, 0), [3, 2]));
 
     checkGradients(f, [leaf([1, -2, 3, 0.5, -1, 2, 0.3, 0.7, -0.4, 1.1, 0.2, -0.6], [3, 2, 2]), leaf([0.1, -0.2, 0.3, 0.4], [2, 2]), leaf([1, -1], [2])]);
+  });
+
+  test('broadcast weight and bias give the same gradient as copies of them', () => {
+    fc.assert(
+      fc.property(operandsArb([3, 4, 2], [5, 2], [5], [3, 4, 5]), ([x, weight, b, seed]) => {
+        const shared = batchedLinear(x, expand(unsqueeze(weight, 0), [3, 5, 2]), expand(unsqueeze(b, 0), [3, 5]));
+        const copied = batchedLinear(x, expand(unsqueeze(weight, 0), [3, 5, 2]).contiguous(), expand(unsqueeze(b, 0), [3, 5]).contiguous());
+        const [sharedWeight, sharedBias] = grad(shared.mul(seed).sum(), [weight, b]);
+        const [copiedWeight, copiedBias] = grad(copied.mul(seed).sum(), [weight, b]);
+
+        expectClose(valuesOf(sharedWeight), valuesOf(copiedWeight), 1e-12, 1e-14);
+        expectClose(valuesOf(sharedBias), valuesOf(copiedBias), 1e-12, 1e-14);
+      }),
+      RUNS,
+    );
   });
 
   test('rejects a weight that does not fit', () => {

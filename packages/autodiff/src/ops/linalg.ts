@@ -3,11 +3,12 @@
  * batch axes that broadcasting added. The transposes are views, read in place by the GEMM.
  */
 import * as k from '@metagrad/kernels';
-import { record } from '../graph';
+import { SourceGradient, broadcastSource, record } from '../graph';
 import { Tensor } from '../tensor';
 import { requireTensor } from './operands';
 import { sum } from './reduction';
 import { reshape, sumToShape, transpose } from './shape';
+
 
 /**
  * Matrix product with NumPy's matmul rules: [..., M, K] x [..., K, N] -> [..., M, N] with
@@ -37,8 +38,34 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const result = Tensor.fromView(k.matmul(a, b));
   return record('matmul', result, [a, b], (grad) => [
     a.requiresGrad ? sumToShape(matmul(grad, transpose(b)), a.shape) : null,
-    b.requiresGrad ? sumToShape(matmul(transpose(a), grad), b.shape) : null,
+    b.requiresGrad ? (summedOverBatch(a, grad, b) ?? sumToShape(matmul(transpose(a), grad), b.shape)) : null,
   ]);
+}
+
+/**
+ * Computes the gradient Σ_t L_tᵀ·R_t of an operand b that broadcasts one matrix to every
+ * batch index t as one product, [L_1; ...; L_T]ᵀ·[R_1; ...; R_T]. The batch axes of `left`
+ * [..., M, K] and `right` [..., M, N] are flattened into the rows. Returns undefined unless the
+ * backward pass needs only that sum (see broadcastSource) and `left` has the batch axes of `right`.
+ */
+function summedOverBatch(left: Tensor, right: Tensor, b: Tensor): SourceGradient | undefined {
+  const source = broadcastSource(b);
+  if (source === undefined || !isBroadcastMatrix(source, b) || !sameBatch(left, right)) return undefined;
+
+  const product = matmul(transpose(reshape(left, [-1, left.shape[left.ndim - 1]])), reshape(right, [-1, right.shape[right.ndim - 1]]));
+  return new SourceGradient(source, reshape(product, source.shape));
+}
+
+/** Tells whether `source` is a matrix [K, N], maybe with leading axes of size 1, that `b` [..., K, N] repeats. */
+function isBroadcastMatrix(source: Tensor, b: Tensor): boolean {
+  const n = source.ndim;
+  if (n < 2 || source.shape[n - 2] !== b.shape[b.ndim - 2] || source.shape[n - 1] !== b.shape[b.ndim - 1]) return false;
+  return source.shape.slice(0, -2).every((dim) => dim === 1);
+}
+
+/** Tells whether two tensors of at least two axes have the same axes before their last two. */
+function sameBatch(x: Tensor, y: Tensor): boolean {
+  return x.ndim === y.ndim && x.shape.slice(0, -2).every((dim, axis) => dim === y.shape[axis]);
 }
 
 /**
@@ -115,7 +142,18 @@ export function batchedLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record('batchedLinear', result, inputs, (grad) => [
     x.requiresGrad ? matmul(grad, weight) : null,
-    weight.requiresGrad ? matmul(transpose(grad), x) : null,
-    bias?.requiresGrad ? sum(grad, 1) : null,
+    weight.requiresGrad ? (summedOverBatch(grad, x, weight) ?? matmul(transpose(grad), x)) : null,
+    bias?.requiresGrad ? (summedBias(grad, bias) ?? sum(grad, 1)) : null,
   ]);
+}
+
+/**
+ * Sums grad over its batch and rows at once: the gradient of batchedLinear's bias [B, out]
+ * when it broadcasts one bias to every batch index and the backward pass needs only the sum
+ * (see broadcastSource). Returns undefined otherwise.
+ */
+function summedBias(grad: Tensor, bias: Tensor): SourceGradient | undefined {
+  const source = broadcastSource(bias);
+  if (source === undefined || source.size !== bias.shape[1]) return undefined;
+  return new SourceGradient(source, reshape(sum(grad, [0, 1]), source.shape));
 }
