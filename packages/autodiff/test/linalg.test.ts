@@ -68,6 +68,17 @@ describe('matmul', () => {
     checkGradients((left, right) => matmul(left, expand(right, [2, 3, 2, 2])), [leaf([1, -2, 0.5, 3, 0.25, -1, 2, 0.1], [2, 1, 2, 2]), leaf([0.5, 1, -1, 2, 0, 1, 0.3, -0.7], [2, 1, 2, 2])]);
   });
 
+  test('transposed operands get row-major gradients', () => {
+    const x = leaf([1, -2, 0.5, 3, 0.25, -1], [3, 2]);
+    const w = leaf([0.5, 1, -1, 2, 0, 1], [2, 3]);
+    const [dx, dw] = grad(matmul(transpose(x), transpose(w)).sum(), [x, w]);
+
+    expect(dx.stride).toEqual([2, 1]);
+    expect(dw.stride).toEqual([3, 1]);
+    expect(valuesOf(dx)).toEqual([2.5, 2.5, 1, 1, 0, 0]);
+    expect(valuesOf(dw)).toEqual([-1, 3.5, -0.75, -1, 3.5, -0.75]);
+  });
+
   test('inner dimensions that differ are rejected', () => {
     expect(() => matmul(leaf([1, 2, 3, 4, 5, 6], [2, 3]), leaf([1, 2, 3, 4], [2, 2]))).toThrow(/matmul.*\[2, 3\].*\[2, 2\]/);
   });

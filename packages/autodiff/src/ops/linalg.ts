@@ -37,9 +37,29 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
   const result = Tensor.fromView(k.matmul(a, b));
   return record('matmul', result, [a, b], (grad) => [
-    a.requiresGrad ? sumToShape(matmul(grad, transpose(b)), a.shape) : null,
-    b.requiresGrad ? (summedOverBatch(a, grad, b) ?? sumToShape(matmul(transpose(a), grad), b.shape)) : null,
+    a.requiresGrad ? sumToShape(leftGradient(grad, b, isTransposed(a)), a.shape) : null,
+    b.requiresGrad ? (summedOverBatch(a, grad, b) ?? sumToShape(rightGradient(a, grad, isTransposed(b)), b.shape)) : null,
   ]);
+}
+
+/**
+ * Tells whether the last two axes of x are stored column by column, as in a transposed view of
+ * a row-major matrix. Such an operand gets its gradient in the same layout: the transpose's VJP
+ * then passes on a row-major gradient, which adds to the tensor's other gradients in one flat pass.
+ */
+function isTransposed(x: Tensor): boolean {
+  const n = x.ndim;
+  return x.shape[n - 2] > 1 && x.shape[n - 1] > 1 && x.stride[n - 2] === 1 && x.stride[n - 1] !== 1;
+}
+
+/** Computes dA = grad·Bᵀ, as the transpose of a row-major B·gradᵀ when `transposed`. */
+function leftGradient(grad: Tensor, b: Tensor, transposed: boolean): Tensor {
+  return transposed ? transpose(matmul(b, transpose(grad))) : matmul(grad, transpose(b));
+}
+
+/** Computes dB = Aᵀ·grad, as the transpose of a row-major gradᵀ·A when `transposed`. */
+function rightGradient(a: Tensor, grad: Tensor, transposed: boolean): Tensor {
+  return transposed ? transpose(matmul(transpose(grad), a)) : matmul(transpose(a), grad);
 }
 
 /**
