@@ -9,6 +9,7 @@
  * `out` may be `x` itself (in place). Any other overlap between `x` and `out` is not supported.
  */
 import type { NdArray } from 'ndarray';
+import { wasmBackendForElements } from './backend';
 import { checkOut } from './errors';
 import { forEachRow } from './elementwise';
 import { erf as erfScalar } from './special';
@@ -167,6 +168,11 @@ export function sigmoid<T extends FloatArray>(x: StridedView<T>, out?: NdArray<T
 /** max(x, 0). NaN stays NaN. */
 export function relu<T extends FloatArray>(x: StridedView<T>, out?: NdArray<T>): NdArray<T> {
   return mapUnary('relu', (n, src, xi, xs, dst, oi, os) => {
+    const wasm = xs === 1 && os === 1 ? wasmBackendForElements(dst, n) : undefined;
+    if (wasm !== undefined) {
+      wasm.relu(src as Float32Array, xi, dst as Float32Array, oi, n);
+      return;
+    }
     if (xs === 1 && os === 1 && n >= BIT_MASK_MIN_LENGTH && src instanceof Float32Array && dst instanceof Float32Array) {
       reluFloat32(n, src, xi, dst, oi);
       return;

@@ -3,16 +3,20 @@
  * strided loops on the same values: broadcast blocks and unrolled rows in the binary kernels,
  * relu and reluBackward by bits on float32, and sums over adjacent axes. A 'sliced' copy of an operand
  * is not contiguous, so the kernel run on it takes the general loop and serves as reference.
- * Elementwise results must match it exactly, signed zeros included.
+ * Elementwise results must match it exactly, signed zeros included, on both backends: the
+ * WebAssembly kernels are held to the same bits.
  */
 import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
 import {
-  type Dtype, type FloatArray, add, div, greater, maximum, mul, relu, reluBackward, sizeOf, sub, subScaled, sum,
+  type Backend, type Dtype, type FloatArray, add, div, getBackend, greater, maximum, mul, relu, reluBackward, setBackend, sizeOf, sub, subScaled,
+  sum,
 } from '@metagrad/kernels';
+import { wasmElementwise } from '../src/backend';
 import { broadcastBlocks } from '../src/broadcast-blocks';
+import { WasmBackend } from '../src/wasm/wasm-backend';
 import {
-  broadcastableShapeArb, dtypeArb, expectClose, indicesOf, inputView, layoutView, makeView, outKindArb, outView,
+  backends, broadcastableShapeArb, dtypeArb, expectClose, indicesOf, inputView, layoutView, makeView, outKindArb, outView,
   referenceBroadcastShape, toFlat, tolerance,
 } from './helpers';
 
@@ -150,7 +154,26 @@ const operandPairArb = longRowShapeArb(40)
   .map(([full, other, swap]) => (swap ? [other, full] : [full, other]))
   .chain(([left, right]) => fc.tuple(fc.constant(left), fc.constant(right), valuesArb(sizeOf(left)), valuesArb(sizeOf(right))));
 
-describe('binary kernels on contiguous operands', () => {
+/**
+ * Selects `backend` for a describe block. The WebAssembly backend then takes elementwise ops of
+ * every size, so that the small generated arrays run its kernels too.
+ */
+function useBackend(backend: Backend): void {
+  const previousBackend = getBackend();
+  const previousMinimum = wasmElementwise.minElements;
+  beforeAll(() => {
+    setBackend(backend);
+    wasmElementwise.minElements = 1;
+  });
+  afterAll(() => {
+    setBackend(previousBackend);
+    wasmElementwise.minElements = previousMinimum;
+  });
+}
+
+describe.each(backends)('binary kernels on contiguous operands, %s backend', (backend) => {
+  useBackend(backend);
+
   test.each(binaryCases)('$name matches the strided loop', ({ run }) => {
     fc.assert(
       fc.property(dtypeArb, operandPairArb, outKindArb, (dtype, [aShape, bShape, aValues, bValues], outKind) => {
@@ -204,7 +227,37 @@ describe('binary kernels on contiguous operands', () => {
   });
 });
 
-describe('relu on contiguous float32', () => {
+describe.each(backends.filter((backend) => backend === 'wasm'))('elementwise kernels on the %s backend', (backend) => {
+  useBackend(backend);
+  afterEach(() => jest.restoreAllMocks());
+
+  test('binary ops run in WebAssembly', () => {
+    const blocks = jest.spyOn(WasmBackend.prototype, 'binaryBlocks');
+    add(makeView('float32', [3, 5]), makeView('float32', [5]));
+    mul(makeView('float32', [3, 5]), makeView('float32', []));
+
+    expect(blocks).toHaveBeenCalledTimes(2);
+    expect(blocks.mock.results.map((call) => call.value)).toEqual([true, true]);
+  });
+
+  test('a broadcast column stays in the loops', () => {
+    const blocks = jest.spyOn(WasmBackend.prototype, 'binaryBlocks');
+    add(makeView('float32', [3, 5]), makeView('float32', [3, 1]));
+
+    expect(blocks.mock.results.map((call) => call.value)).toEqual([false]);
+  });
+
+  test('relu runs in WebAssembly', () => {
+    const kernel = jest.spyOn(WasmBackend.prototype, 'relu');
+    relu(makeView('float32', [7]));
+
+    expect(kernel).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe.each(backends)('relu on contiguous float32, %s backend', (backend) => {
+  useBackend(backend);
+
   test('matches the strided loop', () => {
     fc.assert(
       fc.property(

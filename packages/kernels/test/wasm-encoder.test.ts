@@ -164,6 +164,15 @@ describe('text format', () => {
     expect(wasmKernelText('multiplyPanels', { relaxedMadd: true })).toContain('f32x4.relaxed_madd');
   });
 
+  test('elementwise kernels print their vector ops', () => {
+    const text = wasmKernelText('reluBackward');
+    expect(text.startsWith('(func $reluBackward (export "reluBackward") (param $x i32)')).toBe(true);
+    expect(text).toContain('f32x4.gt');
+    expect(text).toContain('v128.andnot');
+    expect(text).toContain('v128.store32_lane 0');
+    expect(wasmKernelText('subScaled')).toContain('(param $scalar f32)');
+  });
+
   test('unknown kernel name lists the kernels', () => {
     expect(() => wasmKernelText('conv')).toThrow("wasmKernelText: no kernel named 'conv'; the kernels are packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im");
   });

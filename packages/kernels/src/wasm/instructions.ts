@@ -142,7 +142,14 @@ export const v128 = {
   load: load('v128.load', [0xfd, 0x00], 4),
   load32_splat: load('v128.load32_splat', [0xfd, 0x09], 2),
   load64_zero: load('v128.load64_zero', [0xfd, 0x5d], 3),
+  /** Loads one float32 into lane 0 and zeros the other lanes. */
+  load32_zero: load('v128.load32_zero', [0xfd, 0x5c], 2),
   store: store('v128.store', [0xfd, 0x0b], 4),
+  /** Stores lane `lane` of a vector as one 32-bit value. */
+  store32_lane: (address: Code, value: Code, lane: number): Code => [address, value, instruction(`v128.store32_lane ${lane}`, [0xfd, 0x5a, 2, 0, lane])],
+  and: simd('v128.and', 0x4e),
+  /** a & ~b, lane by lane on bits. */
+  andnot: simd('v128.andnot', 0x4f),
   /** The all-zero vector. */
   zero: (): Code => instruction('v128.const i32x4 0 0 0 0', [0xfd, 0x0c, ...new Array<number>(16).fill(0)]),
   /** A vector constant of four equal float32 lanes: `v128.const f32x4 x x x x`. */
@@ -182,6 +189,10 @@ export const f32x4 = {
   /** Lane-wise minimum and maximum; a NaN in either operand gives NaN. */
   min: simd('f32x4.min', 0xe8),
   max: simd('f32x4.max', 0xe9),
+  /** All ones in each lane where a > b, else zeros; false when either is NaN. */
+  gt: simd('f32x4.gt', 0x44),
+  /** All ones in each lane where a != b, which a NaN lane is to itself. */
+  ne: simd('f32x4.ne', 0x42),
   /** a * b + c, with or without an intermediate rounding, whichever the hardware does faster. */
   relaxed_madd: simd('f32x4.relaxed_madd', 0x105),
 };
@@ -192,6 +203,10 @@ export const i64x2 = {
 
 export const i32x4 = {
   add: simd('i32x4.add', 0xae),
+  /** All ones in each lane where the int32 lanes are equal, else zeros. */
+  eq: simd('i32x4.eq', 0x37),
+  /** All ones in each lane where a < b as signed int32, else zeros. */
+  lt_s: simd('i32x4.lt_s', 0x39),
   /** Shifts each lane left by the i32 operand (modulo 32). */
   shl: simd('i32x4.shl', 0xab),
   /** Converts each float32 lane to int32, towards zero; NaN gives 0 and out-of-range values saturate. */

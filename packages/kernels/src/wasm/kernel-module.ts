@@ -2,6 +2,7 @@
  * The module of every WebAssembly kernel, generated for the features the runtime supports.
  */
 import { col2imKernel, im2colKernel } from './conv-kernels';
+import { binaryKernel, binaryOps, reluKernel } from './elementwise-kernels';
 import { type ModuleDefinition, encodeModule } from './encoder';
 import { gemmDriverKernel, gemmPackedBKernel, multiplyPanelsKernel } from './gemm-kernels';
 import { lstmCellBackwardKernel, lstmCellKernel } from './lstm-kernels';
@@ -32,6 +33,8 @@ export function kernelModule(options: KernelModuleOptions): ModuleDefinition {
       col2imKernel(),
       lstmCellKernel(),
       lstmCellBackwardKernel(),
+      ...Object.keys(binaryOps).map(binaryKernel),
+      reluKernel(),
     ],
   };
 }
@@ -43,7 +46,8 @@ export function kernelModuleBytes(options: KernelModuleOptions): Uint8Array {
 
 /**
  * Returns a generated kernel in the WebAssembly text format, for reading and review: the
- * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im, lstmCell or lstmCellBackward), or the whole module.
+ * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im, lstmCell, lstmCellBackward,
+ * add, sub, mul, div, subScaled, reluBackward or relu), or the whole module.
  *
  * wasmKernelText('multiplyPanels') starts with
  *   (func $multiplyPanels (export "multiplyPanels") (param $rows i32) ...

@@ -358,6 +358,68 @@ export class WasmBackend {
   }
 
   /**
+   * Runs the binary kernel `name` (elementwise-kernels.ts) over a contiguous float32 result of
+   * outer * repeat * inner elements at out[outOffset], with operands in JavaScript memory. A
+   * `full` operand has one element per result element from its offset, and any other repeats
+   * `outer` blocks of `inner` elements `repeat` times. Returns false, having written nothing,
+   * for blocks of fewer than MIN_BLOCK_FLOATS elements, other than one value repeated over the
+   * whole result: the lanes of short blocks run one at a time, and the loops do that faster.
+   */
+  binaryBlocks(name: string, x: BlockOperand, y: BlockOperand, out: Float32Array, outOffset: number, blocks: Blocks, scalar = 0): boolean {
+    const { outer, repeat, inner } = blocks;
+    const count = outer * repeat * inner;
+
+    // One value repeated over the whole result becomes a block of SPLAT_FLOATS copies of it.
+    const splat = inner === 1 && outer === 1 && repeat > 1;
+    if (inner < MIN_BLOCK_FLOATS && !splat) return false;
+    const shape = splat ? { outer: 1, repeat: Math.floor(count / SPLAT_FLOATS), inner: SPLAT_FLOATS } : blocks;
+    const blockFloats = (operand: BlockOperand) => {
+      if (operand.full) return count;
+      return splat ? SPLAT_FLOATS : outer * inner;
+    };
+
+    const top = this.runtime.mark();
+    try {
+      const [xAddress, yAddress, outAddress] = [blockFloats(x), blockFloats(y), count].map((size) => this.runtime.allocate(size));
+      const floats = this.runtime.floatView();
+      for (const [operand, address] of [[x, xAddress], [y, yAddress]] as const) {
+        if (splat && !operand.full) floats.fill(operand.data[operand.offset], address / F, address / F + SPLAT_FLOATS);
+        else floats.set(operand.data.subarray(operand.offset, operand.offset + blockFloats(operand)), address / F);
+      }
+
+      const run = (first: number, part: Blocks) => {
+        const strides = (operand: BlockOperand) => (operand.full ? [part.repeat * part.inner * F, part.inner * F] : [part.inner * F, 0]);
+        const start = (operand: BlockOperand, address: number) => address + (operand.full ? first * F : 0);
+        this.runtime.exports[name](
+          start(x, xAddress), ...strides(x), start(y, yAddress), ...strides(y), outAddress + first * F, part.outer, part.repeat, part.inner, scalar,
+        );
+      };
+      run(0, shape);
+      const done = shape.outer * shape.repeat * shape.inner;
+      if (done < count) run(done, { outer: 1, repeat: 1, inner: count - done });
+
+      out.set(floats.subarray(outAddress / F, outAddress / F + count), outOffset);
+      return true;
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /** Computes relu of `count` contiguous float32 elements from x[xOffset] into out[outOffset]. */
+  relu(x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, count: number): void {
+    const top = this.runtime.mark();
+    try {
+      const [xAddress, outAddress] = [count, count].map((size) => this.runtime.allocate(size));
+      const floats = this.runtime.floatView();
+      floats.set(x.subarray(xOffset, xOffset + count), xAddress / F);
+      this.runtime.exports.relu(xAddress, outAddress, count);
+      out.set(floats.subarray(outAddress / F, outAddress / F + count), outOffset);
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /**
    * Decides where an operand goes and allocates its copy; copies nothing yet. `count` matrices
    * `step` elements apart are placed together, for gemmBatch.
    */
@@ -517,6 +579,25 @@ export function partition(m: number, n: number, threads: number): Part[] {
   }
   return parts;
 }
+
+/** The [outer, repeat, inner] blocks of an elementwise result (see ../broadcast-blocks.ts). */
+export interface Blocks {
+  outer: number;
+  repeat: number;
+  inner: number;
+}
+
+/** An operand of binaryBlocks: a full-size one, or one whose blocks repeat. */
+export interface BlockOperand {
+  data: Float32Array;
+  offset: number;
+  full: boolean;
+}
+
+/** Floats in the block that a repeated single value becomes, for the vector loop. */
+const SPLAT_FLOATS = 64;
+/** The shortest blocks that binaryBlocks runs: one vector. */
+const MIN_BLOCK_FLOATS = 4;
 
 /** Rows or columns [first, first + count) of one operand, for a partial copyIn. */
 interface CopyRange {
