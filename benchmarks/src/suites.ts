@@ -7,7 +7,8 @@ import { autodiffSuite } from './autodiff';
 import { kernelsSuite } from './kernels';
 import { mamlSuite } from './maml';
 import { textSuite, textTorchSuite } from './text';
+import { threadsSuite } from './threads';
 import { trainingSuite } from './training';
 import { wasmSuite } from './wasm';
 
-export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite, textSuite, textTorchSuite, wasmSuite];
+export const suites: Suite[] = [kernelsSuite, autodiffSuite, trainingSuite, mamlSuite, textSuite, textTorchSuite, wasmSuite, threadsSuite];
