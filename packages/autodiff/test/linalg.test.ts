@@ -165,6 +165,16 @@ describe('batchedLinear', () => {
     );
   });
 
+  test('a per-task bias column broadcast over outputs', () => {
+    // A bias [B, 1] expanded to [B, out] with B = out: its gradient sums over outputs, not tasks.
+    const f = (x: Tensor, weight: Tensor, column: Tensor) => batchedLinear(x, expand(unsqueeze(weight, 0), [3, 3, 2]), expand(column, [3, 3])).mul(constant([0, 1, 2], [3]));
+    const inputs = [leaf([1, -2, 3, 0.5, -1, 2, 0.3, 0.7, -0.4, 1.1, 0.2, -0.6], [3, 2, 2]), leaf([0.1, -0.2, 0.3, 0.4, 0.5, -0.6], [3, 2]), leaf([1, 2, 3], [3, 1])];
+    const [dColumn] = grad(f(inputs[0], inputs[1], inputs[2]).sum(), [inputs[2]]);
+
+    expect(valuesOf(dColumn)).toEqual([6, 6, 6]);
+    checkGradients(f, inputs);
+  });
+
   test('rejects a weight that does not fit', () => {
     expect(() => batchedLinear(leaf([1, 2, 3, 4], [2, 1, 2]), leaf([1, 2, 3, 4], [1, 2, 2]))).toThrow(
       'batchedLinear: weight [1, 2, 2] does not fit input [2, 1, 2]; the input must be [B, N, inFeatures] and the weight [B, outFeatures, inFeatures]',

@@ -131,20 +131,22 @@ export function wasmBackendFor(data: ArrayBufferView, macs: number): WasmBackend
 }
 
 /**
- * Below this many elements a float32 elementwise op stays on the TypeScript loops, because each
- * call through WebAssembly pays two or three copies and a call. A 512-element add took about
- * 1.5 µs either way on the 2-core AMD EPYC this was measured on. At 2,048 elements WebAssembly
- * took 3.9 µs against 6.2. It is a field, so that tests can lower it to run the WebAssembly
- * kernels on small arrays.
+ * The result sizes, in elements, at which a float32 elementwise op runs on WebAssembly; outside
+ * them it stays on the TypeScript loops. Each call through WebAssembly pays two or three copies
+ * and a call: a 512-element add took about 1.5 µs either way on the 2-core AMD EPYC this was
+ * measured on, and at 2,048 elements WebAssembly took 3.9 µs against 6.2. WebAssembly memory
+ * grows to the largest call and never shrinks, and three arrays of 2^22 floats take 48 MiB.
+ * These are fields, so that tests can lower the minimum to run the WebAssembly kernels on small arrays.
  */
-export const wasmElementwise = { minElements: 2048 };
+export const wasmElementwise = { minElements: 2048, maxElements: 1 << 22 };
 
 /**
  * Returns the WebAssembly backend when it should run an elementwise op with a result of `count`
  * elements of `data`'s type, or undefined for the TypeScript loops.
  */
 export function wasmBackendForElements(data: ArrayBufferView, count: number): WasmBackend | undefined {
-  if (count < wasmElementwise.minElements || !(data instanceof Float32Array) || getBackend() !== 'wasm') return undefined;
+  if (count < wasmElementwise.minElements || count > wasmElementwise.maxElements) return undefined;
+  if (!(data instanceof Float32Array) || getBackend() !== 'wasm') return undefined;
   const backend = wasm ?? createWasmBackend();
   return backend !== undefined && backend.fits(3 * count + SPLAT_ROOM) ? backend : undefined;
 }

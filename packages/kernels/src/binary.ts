@@ -13,7 +13,8 @@
  * this was measured on.
  *
  * On the WebAssembly backend, float32 add, sub, mul, div, subScaled and reluBackward over such
- * blocks run as SIMD kernels (wasm/elementwise-kernels.ts) from 2,048 elements, with the same bits.
+ * blocks run as SIMD kernels (wasm/elementwise-kernels.ts) from 2,048 elements, with the same
+ * values (a NaN result may differ in its sign bit).
  */
 import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';

@@ -4,7 +4,7 @@
  * relu and reluBackward by bits on float32, and sums over adjacent axes. A 'sliced' copy of an operand
  * is not contiguous, so the kernel run on it takes the general loop and serves as reference.
  * Elementwise results must match it exactly, signed zeros included, on both backends: the
- * WebAssembly kernels are held to the same bits.
+ * WebAssembly kernels are held to the same values, any NaN matching any NaN.
  */
 import fc from 'fast-check';
 import ndarray, { type NdArray } from 'ndarray';
@@ -245,6 +245,19 @@ describe.each(backends.filter((backend) => backend === 'wasm'))('elementwise ker
     add(makeView('float32', [3, 5]), makeView('float32', [3, 1]));
 
     expect(blocks.mock.results.map((call) => call.value)).toEqual([false]);
+  });
+
+  test('arrays above the maximum stay in the loops', () => {
+    const blocks = jest.spyOn(WasmBackend.prototype, 'binaryBlocks');
+    const previous = wasmElementwise.maxElements;
+    wasmElementwise.maxElements = 8;
+    try {
+      add(makeView('float32', [9]), makeView('float32', [9]));
+    } finally {
+      wasmElementwise.maxElements = previous;
+    }
+
+    expect(blocks).not.toHaveBeenCalled();
   });
 
   test('relu runs in WebAssembly', () => {

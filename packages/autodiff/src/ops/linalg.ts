@@ -174,6 +174,15 @@ export function batchedLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): 
  */
 function summedBias(grad: Tensor, bias: Tensor): SourceGradient | undefined {
   const source = broadcastSource(bias);
-  if (source === undefined || source.size !== bias.shape[1]) return undefined;
+  if (source === undefined || !isBroadcastRow(source, bias)) return undefined;
   return new SourceGradient(source, reshape(sum(grad, [0, 1]), source.shape));
+}
+
+/**
+ * Tells whether `source` is one row [out], maybe with leading axes of size 1, that `bias`
+ * [B, out] repeats. A column [B, 1] expanded to [B, out] is not one, even when B equals out.
+ */
+function isBroadcastRow(source: Tensor, bias: Tensor): boolean {
+  const n = source.ndim;
+  return n >= 1 && source.shape[n - 1] === bias.shape[1] && source.shape.slice(0, -1).every((dim) => dim === 1);
 }

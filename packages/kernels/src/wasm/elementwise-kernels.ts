@@ -11,6 +11,8 @@
  *
  * Each vector op rounds once to float32, as the TypeScript loops do when they store a float64
  * sum, difference, product or quotient of two float32 values, so the results are the same bits.
+ * NaN is the exception: WebAssembly leaves the sign of a computed NaN open, and on x86 the
+ * NaN of Infinity - Infinity, or of two NaN operands, can come out with the other sign bit.
  *
  * The unary kernel `relu(x, out, count)` runs over `count` contiguous elements.
  */
