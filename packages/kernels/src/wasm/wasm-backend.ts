@@ -11,6 +11,7 @@
  *   3. Run the parts (threads.ts), and copy C out when it was staged. With threads, the workers'
  *      slices are copied first and the rest while they compute (runThreaded).
  */
+import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
 import { BYTES_PER_FLOAT, KC, MR, NR } from './blocking';
@@ -365,7 +366,7 @@ export class WasmBackend {
    * for blocks of fewer than MIN_BLOCK_FLOATS elements, other than one value repeated over the
    * whole result: the lanes of short blocks run one at a time, and the loops do that faster.
    */
-  binaryBlocks(name: string, x: BlockOperand, y: BlockOperand, out: Float32Array, outOffset: number, blocks: Blocks, scalar = 0): boolean {
+  binaryBlocks(name: string, x: BlockOperand, y: BlockOperand, out: Float32Array, outOffset: number, blocks: BroadcastBlocks, scalar = 0): boolean {
     const { outer, repeat, inner } = blocks;
     const count = outer * repeat * inner;
 
@@ -387,7 +388,7 @@ export class WasmBackend {
         else floats.set(operand.data.subarray(operand.offset, operand.offset + blockFloats(operand)), address / F);
       }
 
-      const run = (first: number, part: Blocks) => {
+      const run = (first: number, part: BroadcastBlocks) => {
         const strides = (operand: BlockOperand) => (operand.full ? [part.repeat * part.inner * F, part.inner * F] : [part.inner * F, 0]);
         const start = (operand: BlockOperand, address: number) => address + (operand.full ? first * F : 0);
         this.runtime.exports[name](
@@ -578,13 +579,6 @@ export function partition(m: number, n: number, threads: number): Part[] {
     parts.push(byColumns ? { firstRow: 0, rows: m, firstCol: start, cols: end - start } : { firstRow: start, rows: end - start, firstCol: 0, cols: n });
   }
   return parts;
-}
-
-/** The [outer, repeat, inner] blocks of an elementwise result (see ../broadcast-blocks.ts). */
-export interface Blocks {
-  outer: number;
-  repeat: number;
-  inner: number;
 }
 
 /** An operand of binaryBlocks: a full-size one, or one whose blocks repeat. */
