@@ -9,6 +9,7 @@
  * Sums accumulate in float64 whatever the input dtype.
  */
 import ndarray, { type NdArray } from 'ndarray';
+import { wasmBackendForElements } from './backend';
 import { checkOut, KernelError, normalizeAxes } from './errors';
 import { forEachRow } from './elementwise';
 import { type FloatArray, type StridedView, allocateData, contiguousStrides, dtypeOf, formatShape, isContiguous, sizeOf, zerosView } from './view';
@@ -205,6 +206,13 @@ function sumAdjacent<T extends FloatArray>(x: StridedView<T>, split: AdjacentSpl
       for (; r < reduced; r++) total += data[base + r];
       sums[o] = total;
     }
+    return result;
+  }
+
+  // Middle axes of float32 on the WebAssembly backend: the same float64 sums, in SIMD.
+  const wasm = wasmBackendForElements(sums, outer * reduced * inner);
+  if (wasm !== undefined && inner >= 4) {
+    wasm.sumRows(data as Float32Array, x.offset, outer, reduced, inner, sums as Float32Array, result.offset);
     return result;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The flat loops that kernels take for contiguous operands, checked against the general
  * strided loops on the same values: broadcast blocks and unrolled rows in the binary kernels,
- * relu and reluBackward by bits on float32, and sums over adjacent axes. A 'sliced' copy of an operand
+ * relu and reluBackward by bits on float32, and sums over adjacent axes. The WebAssembly
+ * kernels for the same cases are checked against the loops. A 'sliced' copy of an operand
  * is not contiguous, so the kernel run on it takes the general loop and serves as reference.
  * Elementwise results must match it exactly, signed zeros included, on both backends: the
  * WebAssembly kernels are held to the same values, any NaN matching any NaN.
@@ -258,6 +259,28 @@ describe.each(backends.filter((backend) => backend === 'wasm'))('elementwise ker
     }
 
     expect(blocks).not.toHaveBeenCalled();
+  });
+
+  test('sums over middle axes match the loops bit for bit', () => {
+    const rows = jest.spyOn(WasmBackend.prototype, 'sumRows');
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 4, max: 21 })).chain((shape) =>
+          fc.tuple(fc.constant(shape), valuesArb(sizeOf(shape))),
+        ),
+        ([shape, values]) => {
+          const x = makeView('float32', shape, values);
+          setBackend('js');
+          const expected = toFlat(sum(x, [1]));
+          setBackend('wasm');
+
+          expectSameValues(toFlat(sum(x, [1])), expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+
+    expect(rows).toHaveBeenCalled();
   });
 
   test('relu runs in WebAssembly', () => {

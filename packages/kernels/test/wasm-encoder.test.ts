@@ -171,6 +171,7 @@ describe('text format', () => {
     expect(text).toContain('v128.andnot');
     expect(text).toContain('v128.store32_lane 0');
     expect(wasmKernelText('subScaled')).toContain('(param $scalar f32)');
+    expect(wasmKernelText('sumRows')).toContain('f64x2.promote_low_f32x4');
   });
 
   test('unknown kernel name lists the kernels', () => {

@@ -136,6 +136,16 @@ export const f32 = {
   store: store('f32.store', [0x38], 2),
   add: plain('f32.add', [0x92]),
   mul: plain('f32.mul', [0x94]),
+  /** Rounds a float64 to the nearest float32. */
+  demote_f64: plain('f32.demote_f64', [0xb6]),
+};
+
+export const f64 = {
+  load: load('f64.load', [0x2b], 3),
+  store: store('f64.store', [0x39], 3),
+  add: plain('f64.add', [0xa0]),
+  /** Widens a float32 to float64, exactly. */
+  promote_f32: plain('f64.promote_f32', [0xbb]),
 };
 
 export const v128 = {
@@ -195,6 +205,12 @@ export const f32x4 = {
   ne: simd('f32x4.ne', 0x42),
   /** a * b + c, with or without an intermediate rounding, whichever the hardware does faster. */
   relaxed_madd: simd('f32x4.relaxed_madd', 0x105),
+};
+
+export const f64x2 = {
+  add: simd('f64x2.add', 0xf0),
+  /** Widens float32 lanes 0 and 1 to two float64 lanes, exactly. */
+  promote_low_f32x4: simd('f64x2.promote_low_f32x4', 0x5f),
 };
 
 export const i64x2 = {

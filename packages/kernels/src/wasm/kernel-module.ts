@@ -7,6 +7,7 @@ import { type ModuleDefinition, encodeModule } from './encoder';
 import { gemmDriverKernel, gemmPackedBKernel, multiplyPanelsKernel } from './gemm-kernels';
 import { lstmCellBackwardKernel, lstmCellKernel } from './lstm-kernels';
 import { packAKernel, packBKernel } from './pack-kernels';
+import { sumRowsKernel } from './reduce-kernels';
 import { printFunction, printModule } from './wat';
 
 /** Features a kernel module is generated for. */
@@ -35,6 +36,7 @@ export function kernelModule(options: KernelModuleOptions): ModuleDefinition {
       lstmCellBackwardKernel(),
       ...Object.keys(binaryOps).map(binaryKernel),
       reluKernel(),
+      sumRowsKernel(),
     ],
   };
 }
@@ -47,7 +49,7 @@ export function kernelModuleBytes(options: KernelModuleOptions): Uint8Array {
 /**
  * Returns a generated kernel in the WebAssembly text format, for reading and review: the
  * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im, lstmCell, lstmCellBackward,
- * add, sub, mul, div, subScaled, reluBackward or relu), or the whole module.
+ * add, sub, mul, div, subScaled, reluBackward, relu or sumRows), or the whole module.
  *
  * wasmKernelText('multiplyPanels') starts with
  *   (func $multiplyPanels (export "multiplyPanels") (param $rows i32) ...

@@ -85,7 +85,10 @@ export interface KernelExports {
   lstmCell(...args: number[]): void;
   /** lstmCellBackward(rows, hidden, grad, gradRowStride, carriedH, carriedC, saved, savedRowStride, cell, cellRowStride, dz, dzRowStride). */
   lstmCellBackward(...args: number[]): void;
-  /** add, sub, mul, div, subScaled and reluBackward take (x, xOuterStride, xRepeatStride, y, yOuterStride, yRepeatStride, out, outer, repeat, inner, scalar); relu takes (x, out, count). See elementwise-kernels.ts. */
+  /**
+   * add, sub, mul, div, subScaled and reluBackward take (x, xOuterStride, xRepeatStride, y, yOuterStride, yRepeatStride, out, outer, repeat, inner, scalar);
+   * relu takes (x, out, count). See elementwise-kernels.ts. sumRows takes (x, outer, reduced, inner, totals, out); see reduce-kernels.ts.
+   */
   [elementwise: string]: (...args: number[]) => void;
 }
 

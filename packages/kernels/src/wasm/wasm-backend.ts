@@ -421,6 +421,24 @@ export class WasmBackend {
   }
 
   /**
+   * Sums x [outer, reduced, inner], contiguous float32 from x[xOffset], over its middle axis into
+   * out [outer, inner] from out[outOffset], with sumRows (reduce-kernels.ts).
+   */
+  sumRows(x: Float32Array, xOffset: number, outer: number, reduced: number, inner: number, out: Float32Array, outOffset: number): void {
+    const count = outer * reduced * inner;
+    const top = this.runtime.mark();
+    try {
+      const [xAddress, totals, outAddress] = [count, 2 * inner, outer * inner].map((size) => this.runtime.allocate(size));
+      const floats = this.runtime.floatView();
+      floats.set(x.subarray(xOffset, xOffset + count), xAddress / F);
+      this.runtime.exports.sumRows(xAddress, outer, reduced, inner, totals, outAddress);
+      out.set(floats.subarray(outAddress / F, outAddress / F + outer * inner), outOffset);
+    } finally {
+      this.runtime.release(top);
+    }
+  }
+
+  /**
    * Decides where an operand goes and allocates its copy; copies nothing yet. `count` matrices
    * `step` elements apart are placed together, for gemmBatch.
    */
