@@ -210,8 +210,8 @@ function sumAdjacent<T extends FloatArray>(x: StridedView<T>, split: AdjacentSpl
   }
 
   // Middle axes of float32 on the WebAssembly backend: the same float64 sums, in SIMD.
-  const wasm = wasmBackendForElements(sums, outer * reduced * inner);
-  if (wasm !== undefined && inner >= 4) {
+  const wasm = inner >= 4 ? wasmBackendForElements(sums, outer * reduced * inner) : undefined;
+  if (wasm !== undefined) {
     wasm.sumRows(data as Float32Array, x.offset, outer, reduced, inner, sums as Float32Array, result.offset);
     return result;
   }

@@ -63,24 +63,29 @@ function rightGradient(a: Tensor, grad: Tensor, transposed: boolean): Tensor {
 }
 
 /**
- * Computes the gradient Σ_t L_tᵀ·R_t of an operand b that broadcasts one matrix to every
- * batch index t as one product, [L_1; ...; L_T]ᵀ·[R_1; ...; R_T]. The batch axes of `left`
+ * Computes Σ_t L_tᵀ·R_t, the gradient of an operand b that broadcasts one matrix to every batch
+ * index t, as the single product [L_1; ...; L_T]ᵀ·[R_1; ...; R_T]. The batch axes of `left`
  * [..., M, K] and `right` [..., M, N] are flattened into the rows. Returns undefined unless the
  * backward pass needs only that sum (see broadcastSource) and `left` has the batch axes of `right`.
  */
 function summedOverBatch(left: Tensor, right: Tensor, b: Tensor): SourceGradient | undefined {
   const source = broadcastSource(b);
-  if (source === undefined || !isBroadcastMatrix(source, b) || !sameBatch(left, right)) return undefined;
+  if (source === undefined || !repeatsLastAxes(source, b, 2) || !sameBatch(left, right)) return undefined;
 
   const product = matmul(transpose(reshape(left, [-1, left.shape[left.ndim - 1]])), reshape(right, [-1, right.shape[right.ndim - 1]]));
   return new SourceGradient(source, reshape(product, source.shape));
 }
 
-/** Tells whether `source` is a matrix [K, N], maybe with leading axes of size 1, that `b` [..., K, N] repeats. */
-function isBroadcastMatrix(source: Tensor, b: Tensor): boolean {
-  const n = source.ndim;
-  if (n < 2 || source.shape[n - 2] !== b.shape[b.ndim - 2] || source.shape[n - 1] !== b.shape[b.ndim - 1]) return false;
-  return source.shape.slice(0, -2).every((dim) => dim === 1);
+/**
+ * Tells whether `source` has the last `count` axes of `target` and size 1 on any axis before
+ * them, so that `target` repeats it whole: a matrix [K, N] under b [..., K, N], or a row [out]
+ * under a bias [B, out]. A column [B, 1] expanded to [B, out] does not pass, even when B equals out.
+ */
+function repeatsLastAxes(source: Tensor, target: Tensor, count: number): boolean {
+  const lead = source.ndim - count;
+  if (lead < 0) return false;
+  const lastAxesMatch = source.shape.slice(lead).every((dim, i) => dim === target.shape[target.ndim - count + i]);
+  return lastAxesMatch && source.shape.slice(0, lead).every((dim) => dim === 1);
 }
 
 /** Tells whether two tensors of at least two axes have the same axes before their last two. */
@@ -168,21 +173,12 @@ export function batchedLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): 
 }
 
 /**
- * Sums grad over its batch and rows at once: the gradient of batchedLinear's bias [B, out]
- * when it broadcasts one bias to every batch index and the backward pass needs only the sum
- * (see broadcastSource). Returns undefined otherwise.
+ * Sums grad over its batch and rows at once. This is the gradient of batchedLinear's bias
+ * [B, out] when it broadcasts one bias to every batch index and the backward pass needs only
+ * the sum (see broadcastSource). Returns undefined otherwise.
  */
 function summedBias(grad: Tensor, bias: Tensor): SourceGradient | undefined {
   const source = broadcastSource(bias);
-  if (source === undefined || !isBroadcastRow(source, bias)) return undefined;
+  if (source === undefined || !repeatsLastAxes(source, bias, 1)) return undefined;
   return new SourceGradient(source, reshape(sum(grad, [0, 1]), source.shape));
-}
-
-/**
- * Tells whether `source` is one row [out], maybe with leading axes of size 1, that `bias`
- * [B, out] repeats. A column [B, 1] expanded to [B, out] is not one, even when B equals out.
- */
-function isBroadcastRow(source: Tensor, bias: Tensor): boolean {
-  const n = source.ndim;
-  return n >= 1 && source.shape[n - 1] === bias.shape[1] && source.shape.slice(0, -1).every((dim) => dim === 1);
 }

@@ -361,10 +361,10 @@ export class WasmBackend {
   /**
    * Runs the binary kernel `name` (elementwise-kernels.ts) over a contiguous float32 result of
    * outer * repeat * inner elements at out[outOffset], with operands in JavaScript memory. A
-   * `full` operand has one element per result element from its offset, and any other repeats
+   * `full` operand has one element per result element from its offset. Any other repeats
    * `outer` blocks of `inner` elements `repeat` times. Returns false, having written nothing,
-   * for blocks of fewer than MIN_BLOCK_FLOATS elements, other than one value repeated over the
-   * whole result: the lanes of short blocks run one at a time, and the loops do that faster.
+   * for blocks of fewer than MIN_BLOCK_FLOATS elements, unless one value repeats over the whole
+   * result. The lanes of short blocks run one at a time, and the loops do that faster.
    */
   binaryBlocks(name: string, x: BlockOperand, y: BlockOperand, out: Float32Array, outOffset: number, blocks: BroadcastBlocks, scalar = 0): boolean {
     const { outer, repeat, inner } = blocks;
@@ -379,8 +379,7 @@ export class WasmBackend {
       return splat ? SPLAT_FLOATS : outer * inner;
     };
 
-    const top = this.runtime.mark();
-    try {
+    return this.withArena(() => {
       const [xAddress, yAddress, outAddress] = [blockFloats(x), blockFloats(y), count].map((size) => this.runtime.allocate(size));
       const floats = this.runtime.floatView();
       for (const [operand, address] of [[x, xAddress], [y, yAddress]] as const) {
@@ -388,6 +387,7 @@ export class WasmBackend {
         else floats.set(operand.data.subarray(operand.offset, operand.offset + blockFloats(operand)), address / F);
       }
 
+      // The blocks, then, for a repeated value, the elements past the last whole block of it.
       const run = (first: number, part: BroadcastBlocks) => {
         const strides = (operand: BlockOperand) => (operand.full ? [part.repeat * part.inner * F, part.inner * F] : [part.inner * F, 0]);
         const start = (operand: BlockOperand, address: number) => address + (operand.full ? first * F : 0);
@@ -401,23 +401,18 @@ export class WasmBackend {
 
       out.set(floats.subarray(outAddress / F, outAddress / F + count), outOffset);
       return true;
-    } finally {
-      this.runtime.release(top);
-    }
+    });
   }
 
   /** Computes relu of `count` contiguous float32 elements from x[xOffset] into out[outOffset]. */
   relu(x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, count: number): void {
-    const top = this.runtime.mark();
-    try {
+    this.withArena(() => {
       const [xAddress, outAddress] = [count, count].map((size) => this.runtime.allocate(size));
       const floats = this.runtime.floatView();
       floats.set(x.subarray(xOffset, xOffset + count), xAddress / F);
       this.runtime.exports.relu(xAddress, outAddress, count);
       out.set(floats.subarray(outAddress / F, outAddress / F + count), outOffset);
-    } finally {
-      this.runtime.release(top);
-    }
+    });
   }
 
   /**
@@ -426,16 +421,14 @@ export class WasmBackend {
    */
   sumRows(x: Float32Array, xOffset: number, outer: number, reduced: number, inner: number, out: Float32Array, outOffset: number): void {
     const count = outer * reduced * inner;
-    const top = this.runtime.mark();
-    try {
+    this.withArena(() => {
+      // The float64 totals take two floats each.
       const [xAddress, totals, outAddress] = [count, 2 * inner, outer * inner].map((size) => this.runtime.allocate(size));
       const floats = this.runtime.floatView();
       floats.set(x.subarray(xOffset, xOffset + count), xAddress / F);
       this.runtime.exports.sumRows(xAddress, outer, reduced, inner, totals, outAddress);
       out.set(floats.subarray(outAddress / F, outAddress / F + outer * inner), outOffset);
-    } finally {
-      this.runtime.release(top);
-    }
+    });
   }
 
   /**
