@@ -12,12 +12,11 @@
  */
 import { availableCores, delay, environmentVariable } from './wasm/host';
 import { WasmRuntime, type WasmFeatures, detectFeatures } from './wasm/runtime';
-import { MAX_WORKERS, setWorkerScript } from './wasm/threads';
+import { MAX_WORKERS, setWorkerScriptUrl } from './wasm/threads';
 import { WasmBackend } from './wasm/wasm-backend';
 
 export type Backend = 'js' | 'wasm';
 export type { WasmFeatures };
-export { setWorkerScript };
 
 /**
  * Below this many multiply-adds a float32 GEMM stays on the TypeScript loops, which skip the
@@ -93,6 +92,19 @@ export function setThreads(count: number): void {
   }
   threadCount = count;
   if (wasm !== undefined) wasm.threads = count;
+}
+
+/**
+ * Sets the URL from which a browser loads the worker threads' script, this package's
+ * dist/wasm/worker.js served by the page. Node finds the script by itself. A backend that runs
+ * on one thread because a product came first starts its workers with the next large product, or
+ * with backendReady.
+ *
+ * setWorkerScript('/metagrad/worker.js'); then await backendReady() starts the workers.
+ */
+export function setWorkerScript(url: string): void {
+  setWorkerScriptUrl(url);
+  if (wasm !== undefined) wasm.threads = getThreads();
 }
 
 /**

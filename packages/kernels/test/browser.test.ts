@@ -78,15 +78,25 @@ async function startServer(pageScript: string): Promise<{ server: http.Server; o
   return { server, origin: `http://127.0.0.1:${port}` };
 }
 
-/** Opens `/{folder}/index.html`, runs the page's checks and returns their report, with the page's uncaught errors. */
-async function runPage(browser: Browser, origin: string, folder: 'isolated' | 'plain'): Promise<{ report: PageReport; pageErrors: string[] }> {
+/** A page's report and its uncaught errors. */
+interface PageRun {
+  report: PageReport;
+  pageErrors: string[];
+}
+
+/**
+ * Opens `/{folder}/index.html`, runs the page's checks with the worker script `/{folder}/{workerFile}`
+ * and returns their report. `productFirst` is passed on to the page's `run`.
+ */
+async function runPage(browser: Browser, origin: string, folder: 'isolated' | 'plain', workerFile = 'worker.js', productFirst = false): Promise<PageRun> {
   const page: Page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.setDefaultTimeout(20_000);
   try {
     await page.goto(`${origin}/${folder}/index.html`);
-    const report = (await page.evaluate(`metagradPage.run(${JSON.stringify(`${origin}/${folder}/worker.js`)})`)) as PageReport;
+    const workerUrl = `${origin}/${folder}/${workerFile}`;
+    const report = (await page.evaluate(`metagradPage.run(${JSON.stringify(workerUrl)}, ${productFirst})`)) as PageReport;
     return { report, pageErrors };
   } finally {
     await page.close();
@@ -132,8 +142,9 @@ const describeWithChromium = chromiumPath === undefined ? describe.skip : descri
 describeWithChromium('wasm backend in Chromium', () => {
   let browser: Browser;
   let server: http.Server;
-  let isolated: { report: PageReport; pageErrors: string[] };
-  let plain: { report: PageReport; pageErrors: string[] };
+  let isolated: PageRun;
+  let plain: PageRun;
+  let scriptAfterProduct: PageRun;
 
   beforeAll(async () => {
     const started = await startServer(await bundlePage());
@@ -141,6 +152,7 @@ describeWithChromium('wasm backend in Chromium', () => {
     browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 20_000 });
     isolated = await runPage(browser, started.origin, 'isolated');
     plain = await runPage(browser, started.origin, 'plain');
+    scriptAfterProduct = await runPage(browser, started.origin, 'isolated', 'worker.js', true);
   });
 
   afterAll(async () => {
@@ -202,5 +214,14 @@ describeWithChromium('wasm backend in Chromium', () => {
     expectCloseToScale(report.productOneThread, report.productJs);
     expect(bitDifferences(report.productTwoThreads, report.productOneThread)).toEqual([]);
     expectCloseToScale(report.convolutionWasm, report.convolutionJs);
+  });
+
+  test('worker script set after a product', () => {
+    const { report, pageErrors } = scriptAfterProduct;
+    expect(pageErrors).toEqual([]);
+    expect(report.readyThreads).toBe(2);
+    expect(report.partsRunByWorkers).toBeGreaterThan(0);
+    expect(report.threadedCallsWithOtherBits).toBe(0);
+    expectCloseToScale(report.productOneThread, report.productJs);
   });
 });

@@ -79,11 +79,8 @@ const browser = globalThis as unknown as BrowserGlobals;
 /** URL of worker.js for browsers, set with setWorkerScript. */
 let browserWorkerScript: string | undefined;
 
-/**
- * Sets the URL from which a browser loads worker.js (dist/wasm/worker.js of this package, served
- * by the page). Node finds the script by itself.
- */
-export function setWorkerScript(url: string): void {
+/** Sets the URL from which a browser loads worker.js; see setWorkerScript in ../backend.ts. */
+export function setWorkerScriptUrl(url: string): void {
   browserWorkerScript = url;
 }
 

@@ -54,12 +54,12 @@ interface Placement {
 }
 
 export class WasmBackend {
-  private readonly pool: ThreadPool | undefined;
+  private pool: ThreadPool | undefined;
   private threadCount = 1;
 
   /** `options.backoff` is passed to the thread pool (threads.ts); tests turn it off. */
-  constructor(readonly runtime: WasmRuntime, options: { backoff: boolean } = { backoff: true }) {
-    this.pool = runtime.options.sharedMemory && workersSupported() ? new ThreadPool(runtime, options) : undefined;
+  constructor(readonly runtime: WasmRuntime, private readonly options: { backoff: boolean } = { backoff: true }) {
+    this.pool = this.createPool();
   }
 
   /** Threads a GEMM may use, this one included. Workers start on the first call that needs them. */
@@ -67,7 +67,13 @@ export class WasmBackend {
     return this.threadCount;
   }
 
+  /**
+   * Sets the threads, which stay 1 without a thread pool. A pool missing since construction is
+   * created here when it can be, because a browser allows workers only once setWorkerScript has
+   * given worker.js's URL, which may come after this backend was created.
+   */
   set threads(count: number) {
+    this.pool ??= this.createPool();
     this.threadCount = this.pool ? count : 1;
     this.runtime.reserveWorkspaces(this.threadCount);
   }
@@ -526,6 +532,10 @@ export class WasmBackend {
   /** Returns the workers to split a product of `macs` multiply-adds with: none for a small one. */
   private workersFor(macs: number): number[] {
     return macs >= PARALLEL_MIN_MACS && this.threadCount > 1 && this.pool ? this.readyWorkers(this.threadCount - 1) : [];
+  }
+
+  private createPool(): ThreadPool | undefined {
+    return this.runtime.options.sharedMemory && workersSupported() ? new ThreadPool(this.runtime, this.options) : undefined;
   }
 
   /** Returns up to `count` workers to offer parts to: none while the pool backs off. */

@@ -23,8 +23,9 @@ const MAX_THREADED_CALLS = 200;
 export interface PageReport {
   crossOriginIsolated: boolean;
   features: WasmFeatures;
-  /** Threads that backendReady resolved with after setThreads(2). */
+  /** Threads that backendReady resolved with after setThreads(2), and the milliseconds it took. */
   readyThreads: number;
+  readyMilliseconds: number;
   /** The product on the 'js' backend, on 'wasm' with one thread, and the last one on two threads. */
   productJs: string;
   productOneThread: string;
@@ -61,18 +62,24 @@ function sameBits(x: Float32Array, y: Float32Array): boolean {
 /**
  * Runs the checks of one page: requests two threads with worker.js at `workerUrl`, then runs the
  * product and the convolution on both backends. Without cross-origin isolation the backend
- * should fall back to one thread, so the threaded calls stop after the first.
+ * should fall back to one thread, so the threaded calls stop after the first. With
+ * `productFirst`, a product runs before the threads and the worker script are set, as on a page
+ * that computes something before it sets up threads.
  */
-export async function run(workerUrl: string): Promise<PageReport> {
+export async function run(workerUrl: string, productFirst = false): Promise<PageReport> {
   const features = wasmFeatures();
-  setThreads(2);
-  setWorkerScript(workerUrl);
-  const readyThreads = await backendReady();
-  const backend = activeWasmBackend();
-
   const { m, k, n } = productShape;
   const a = ndarray(filled(m * k, 1), [m, k]);
   const b = ndarray(filled(k * n, 2), [k, n]);
+  if (productFirst) matmul(a, b);
+
+  setThreads(2);
+  setWorkerScript(workerUrl);
+  const readyStart = performance.now();
+  const readyThreads = await backendReady();
+  const readyMilliseconds = performance.now() - readyStart;
+  const backend = activeWasmBackend();
+
   setBackend('js');
   const productJs = matmul(a, b).data as Float32Array;
   setBackend('wasm');
@@ -104,6 +111,7 @@ export async function run(workerUrl: string): Promise<PageReport> {
     crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
     features,
     readyThreads,
+    readyMilliseconds,
     productJs: encodeFloats(productJs),
     productOneThread: encodeFloats(productOneThread),
     productTwoThreads: encodeFloats(productTwoThreads),
