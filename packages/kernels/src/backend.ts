@@ -110,7 +110,7 @@ export function setWorkerScript(url: string): void {
 /**
  * Prepares the 'wasm' backend: compiles its module if that has not happened yet, then starts the
  * worker threads that `getThreads()` allows. Resolves with the number of threads, this one
- * included, that are ready once all are or after `timeoutMs`.
+ * included, that are ready once every worker is ready or has failed, or after `timeoutMs`.
  *
  * Node needs no call: the module compiles on the first product, and products use the workers
  * as they become ready. A browser page should await it once before training, because browsers
@@ -129,7 +129,10 @@ export async function backendReady(timeoutMs = 10_000): Promise<number> {
   backend.startWorkers();
 
   const deadline = Date.now() + timeoutMs;
-  while (1 + backend.readyWorkerCount() < backend.threads && Date.now() < deadline) await delay(5);
+  // A worker that failed never becomes ready, so the wait ends once no worker is left starting.
+  while (1 + backend.readyWorkerCount() < backend.threads && backend.startingWorkerCount() > 0 && Date.now() < deadline) {
+    await delay(5);
+  }
   return 1 + backend.readyWorkerCount();
 }
 

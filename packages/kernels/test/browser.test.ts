@@ -54,23 +54,26 @@ async function bundlePage(): Promise<string> {
 }
 
 /**
- * Serves the same three files under /isolated/, with the isolation headers on every response,
- * and under /plain/, without them. Listens on a free port of 127.0.0.1.
+ * Serves the same files under /isolated/, with the isolation headers on every response but
+ * worker-without-headers.js, and under /plain/, without them. Listens on a free port of 127.0.0.1.
  */
 async function startServer(pageScript: string): Promise<{ server: http.Server; origin: string }> {
+  const workerScript = readFileSync(path.join(packageDirectory, 'src/wasm/worker.js'), 'utf8');
   const files: Record<string, { type: string; body: string }> = {
     'index.html': { type: 'text/html', body: PAGE_HTML },
     'page.js': { type: 'text/javascript', body: pageScript },
-    'worker.js': { type: 'text/javascript', body: readFileSync(path.join(packageDirectory, 'src/wasm/worker.js'), 'utf8') },
+    'worker.js': { type: 'text/javascript', body: workerScript },
+    'worker-without-headers.js': { type: 'text/javascript', body: workerScript },
   };
   const server = http.createServer((request, response) => {
-    const match = /^\/(isolated|plain)\/([a-z.]+)$/.exec(request.url ?? '');
+    const match = /^\/(isolated|plain)\/([a-z.-]+)$/.exec(request.url ?? '');
     const file = match ? files[match[2]] : undefined;
     if (match === null || file === undefined) {
       response.writeHead(404).end();
       return;
     }
-    const headers = match[1] === 'isolated' ? ISOLATION_HEADERS : {};
+    const isolated = match[1] === 'isolated' && match[2] !== 'worker-without-headers.js';
+    const headers = isolated ? ISOLATION_HEADERS : {};
     response.writeHead(200, { 'Content-Type': file.type, ...headers }).end(file.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -145,6 +148,8 @@ describeWithChromium('wasm backend in Chromium', () => {
   let isolated: PageRun;
   let plain: PageRun;
   let scriptAfterProduct: PageRun;
+  let missingScript: PageRun;
+  let scriptWithoutHeaders: PageRun;
 
   beforeAll(async () => {
     const started = await startServer(await bundlePage());
@@ -153,6 +158,8 @@ describeWithChromium('wasm backend in Chromium', () => {
     isolated = await runPage(browser, started.origin, 'isolated');
     plain = await runPage(browser, started.origin, 'plain');
     scriptAfterProduct = await runPage(browser, started.origin, 'isolated', 'worker.js', true);
+    missingScript = await runPage(browser, started.origin, 'isolated', 'missing.js');
+    scriptWithoutHeaders = await runPage(browser, started.origin, 'isolated', 'worker-without-headers.js');
   });
 
   afterAll(async () => {
@@ -223,5 +230,22 @@ describeWithChromium('wasm backend in Chromium', () => {
     expect(report.partsRunByWorkers).toBeGreaterThan(0);
     expect(report.threadedCallsWithOtherBits).toBe(0);
     expectCloseToScale(report.productOneThread, report.productJs);
+  });
+
+  test.each([
+    ['missing', () => missingScript, '/isolated/missing.js'],
+    ['served without COEP', () => scriptWithoutHeaders, '/isolated/worker-without-headers.js'],
+  ])('worker script %s fails fast', (_, pageRun, url) => {
+    const { report, pageErrors } = pageRun();
+    expect(pageErrors).toEqual([]);
+    expect(report.readyThreads).toBe(1);
+    // backendReady gives up after 10 s by default, but it need not wait for a worker that failed.
+    expect(report.readyMilliseconds).toBeLessThan(5_000);
+    expect(report.workerFailures).toHaveLength(1);
+    expect(report.workerFailures[0]).toContain(url);
+    expect(report.workerFailures[0]).toContain('Cross-Origin-Embedder-Policy: require-corp');
+    expect(report.partsRunByWorkers).toBe(0);
+    expectCloseToScale(report.productOneThread, report.productJs);
+    expectCloseToScale(report.convolutionWasm, report.convolutionJs);
   });
 });

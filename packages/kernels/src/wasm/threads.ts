@@ -69,8 +69,13 @@ interface NodeWorker extends WorkerHandle {
   on(event: 'error', listener: (error: Error) => void): void;
 }
 
+interface BrowserWorker extends WorkerHandle {
+  postMessage(data: unknown): void;
+  addEventListener(type: 'error', listener: (event: { message?: string }) => void): void;
+}
+
 interface BrowserGlobals {
-  Worker?: new (url: string) => WorkerHandle & { postMessage(data: unknown): void };
+  Worker?: new (url: string) => BrowserWorker;
   crossOriginIsolated?: boolean;
 }
 
@@ -132,6 +137,12 @@ export class ThreadPool {
       if (this.workers[index] !== undefined && Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1) ready.push(index);
     }
     return ready;
+  }
+
+  /** Returns the number of workers that have started and are not ready yet, failed ones excluded. */
+  startingWorkers(): number {
+    const ready = (index: number) => Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1;
+    return this.workers.filter((worker, index) => worker !== undefined && !ready(index)).length;
   }
 
   /** Errors of workers that failed to start or crashed; they take no more jobs. */
@@ -240,8 +251,10 @@ export class ThreadPool {
         worker.on('error', (error) => this.fail(index, error));
         return worker;
       }
-      // NOTE: this Web Worker path has not run in any test; the tests run in Node only.
-      const worker = new browser.Worker!(browserWorkerScript!);
+      const url = browserWorkerScript!;
+      const worker = new browser.Worker!(url);
+      // A browser reports a worker script that did not load, or threw, only through this event.
+      worker.addEventListener('error', (event) => this.fail(index, browserWorkerError(url, event)));
       worker.postMessage(workerData);
       return worker;
     } catch (error) {
@@ -257,4 +270,14 @@ export class ThreadPool {
     this.workers[index] = undefined;
     Atomics.store(this.control, this.record(index) + controlLayout.ready, 0);
   }
+}
+
+/**
+ * Describes a browser worker's error event. The event has no message when the script did not
+ * load, as Chromium 150 reports a wrong URL or, on a cross-origin isolated page, a response
+ * without the Cross-Origin-Embedder-Policy header.
+ */
+function browserWorkerError(url: string, event: { message?: string }): Error {
+  const reason = event.message || 'the script did not load; check that the page serves worker.js at this URL with the header Cross-Origin-Embedder-Policy: require-corp';
+  return new Error(`wasm backend: the worker thread from ${url} failed: ${reason}`);
 }

@@ -92,6 +92,11 @@ export class WasmBackend {
     return this.pool ? this.pool.readyWorkers(this.threadCount - 1).length : 0;
   }
 
+  /** Number of worker threads started that may still become ready. */
+  startingWorkerCount(): number {
+    return this.pool?.startingWorkers() ?? 0;
+  }
+
   /** Starts `threads - 1` workers, without waiting for them to be ready. */
   startWorkers(): void {
     if (this.threadCount > 1) this.pool?.start(this.threadCount - 1);
