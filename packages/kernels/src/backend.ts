@@ -113,10 +113,11 @@ export function setWorkerScript(url: string): void {
  * included, that are ready once every worker is ready or has failed, or after `timeoutMs`.
  *
  * Node needs no call: the module compiles on the first product, and products use the workers
- * as they become ready. A browser page should await it once before training, because browsers
- * compile a module of this size on the main thread only asynchronously, and until then
- * products run on the TypeScript loops. Benchmarks await it so that the first timed product
- * already uses every thread.
+ * as they become ready. A browser page should await it once before training, because a browser
+ * may allow only an asynchronous compile on its main thread, and until then products run on the
+ * TypeScript loops. Chrome long rejected synchronous compiles there above 4 KB, and this module
+ * is about 11 KB, but Chromium 150 compiles it synchronously. Benchmarks await it so that the
+ * first timed product already uses every thread.
  *
  * await backendReady() resolves with 2 on a 2-core machine with the 'wasm' backend.
  */
@@ -174,8 +175,8 @@ export function activeWasmBackend(): WasmBackend {
 }
 
 /**
- * Creates the backend with a synchronous compile, or returns undefined when the engine refuses
- * one (a browser's main thread). Then `backendReady` compiles it asynchronously.
+ * Creates the backend with a synchronous compile, or returns undefined when the engine rejects
+ * one (a browser's main thread may). Then `backendReady` compiles it asynchronously.
  */
 function createWasmBackend(): WasmBackend | undefined {
   if (syncCompileError !== undefined) return undefined;

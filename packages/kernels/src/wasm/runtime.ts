@@ -122,8 +122,9 @@ export class WasmRuntime {
   private buffer: ArrayBuffer | SharedArrayBuffer;
 
   /**
-   * Compiles and instantiates the kernel module synchronously. Chrome refuses that on a page's
-   * main thread for modules over 4 KB, which this one is; `compile` is the way there.
+   * Compiles and instantiates the kernel module synchronously. Chrome long rejected that on a
+   * page's main thread for modules over 4 KB, which this one is (about 11 KB), though Chromium 150
+   * accepts it. `compile` works on every thread.
    */
   constructor(options: RuntimeOptions, compiled?: { module: CompiledModule; memory: WasmMemory; exports: unknown }) {
     this.options = options;
