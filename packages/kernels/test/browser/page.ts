@@ -13,8 +13,12 @@ export const productShape = { m: 200, k: 300, n: 250 };
 /** Input [4, 16, 32, 32] and filters [32, 16, 3, 3]: a product of about 19 million multiply-adds. */
 export const convolutionShape = { input: [4, 16, 32, 32], filters: [32, 16, 3, 3] };
 
-/** Maximum number of threaded products to run while waiting for a worker to compute a part. */
-const MAX_THREADED_CALLS = 200;
+/**
+ * How long to keep running threaded products while no worker has computed a part. On a busy
+ * machine the pool stops offering parts to workers that fall behind, for at most 200 ms at a
+ * time (backoff.ts), so this spans many such pauses.
+ */
+const MAX_THREADED_MILLISECONDS = 5_000;
 
 /**
  * What one run of the page computed and observed. Results are float32 arrays encoded by
@@ -90,10 +94,11 @@ export async function run(workerUrl: string, productFirst = false): Promise<Page
   // may need several calls before it runs one.
   setThreads(2);
   const partsBefore = backend.partsRunByWorkers;
+  const threadedStart = performance.now();
   let productTwoThreads = productOneThread;
   let threadedCalls = 0;
   let threadedCallsWithOtherBits = 0;
-  while (threadedCalls < MAX_THREADED_CALLS) {
+  while (performance.now() - threadedStart < MAX_THREADED_MILLISECONDS) {
     productTwoThreads = matmul(a, b).data as Float32Array;
     threadedCalls++;
     if (!sameBits(productTwoThreads, productOneThread)) threadedCallsWithOtherBits++;
