@@ -154,7 +154,9 @@ describeWithChromium('wasm backend in Chromium', () => {
   beforeAll(async () => {
     const started = await startServer(await bundlePage());
     server = started.server;
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 20_000 });
+    // Chromium refuses to run as root, as CI does, with its sandbox on. chromiumSandbox: false
+    // makes playwright pass --no-sandbox.
+    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, chromiumSandbox: false, timeout: 20_000 });
     isolated = await runPage(browser, started.origin, 'isolated');
     plain = await runPage(browser, started.origin, 'plain');
     scriptAfterProduct = await runPage(browser, started.origin, 'isolated', 'worker.js', true);
