@@ -175,6 +175,14 @@ describe('text format', () => {
   });
 
   test('unknown kernel name lists the kernels', () => {
-    expect(() => wasmKernelText('conv')).toThrow("wasmKernelText: no kernel named 'conv'; the kernels are packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im");
+    expect(() => wasmKernelText('conv')).toThrow("wasmKernelText: no kernel named 'conv'; the kernels are packA, packB, multiplyPanels, gemm, gemmPackedB, gemmRowChunks, im2col, col2im");
+  });
+
+  test('threads share a product through atomic instructions', () => {
+    const text = wasmKernelText('gemmRowChunks');
+    expect(text).toContain('i32.atomic.rmw.cmpxchg');
+    expect(text).toContain('i32.atomic.rmw.add');
+    expect(text).toContain('i32.atomic.load');
+    expect(wasmKernelText('gemm')).toContain('i32.atomic.load');
   });
 });

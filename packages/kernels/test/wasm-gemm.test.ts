@@ -206,6 +206,15 @@ describeWithSimd('WebAssembly GEMM', () => {
       expect(parts.length).toBe(Math.min(threads, Math.ceil((byColumns ? n : m) / unit)));
     }
   });
+
+  test('partition shrinks the last part by its lead', () => {
+    // 64 tiles of 16 columns on 2 threads: the first part takes (1 + lead) / 2 of them.
+    const widths = (lead: number) => partition(10, 1024, 2, lead).map((part) => part.cols);
+    expect(widths(0)).toEqual([512, 512]);
+    expect(widths(0.25)).toEqual([640, 384]);
+    // However large the lead, the last part keeps one tile.
+    expect(widths(5)).toEqual([1008, 16]);
+  });
 });
 
 describeWithSimd('WebAssembly GEMM on worker threads', () => {
@@ -234,6 +243,61 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
       expectClose(results[0], referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
     }
     expect(backend.workerFailures).toEqual([]);
+  });
+
+  test('row chunks match one thread bit for bit', () => {
+    // Each is large enough to be split, m >= n, and one of: depth in two blocks, C wider than
+    // NC, a width that is not a multiple of 16, a column-major A (copied whole before the
+    // workers start), a strided C that is accumulated into.
+    const problem = (m: number, n: number, k: number, layouts: [InputLayout, InputLayout], outKind: 'contiguous' | 'strided', accumulate: boolean): GemmProblem =>
+      ({ m, n, k, layouts, mask: 0, outKind, accumulate, seed: m + n + k });
+    const problems = [
+      problem(300, 200, 600, ['contiguous', 'contiguous'], 'contiguous', false),
+      problem(1200, 1100, 8, ['contiguous', 'transposed'], 'contiguous', false),
+      problem(500, 37, 90, ['sliced', 'contiguous'], 'strided', true),
+      problem(257, 255, 40, ['transposed', 'sliced'], 'contiguous', true),
+      problem(2000, 3, 100, ['contiguous', 'transposed'], 'strided', false),
+    ];
+    for (const { m, n, k, layouts, outKind, accumulate, seed } of problems) {
+      const a = inputView('float32', [m, k], pseudoRandom(m * k, seed), layouts[0]);
+      const b = inputView('float32', [k, n], pseudoRandom(k * n, seed + 1), layouts[1]);
+      const start = pseudoRandom(m * n, seed + 2);
+      const results = [1, 2, 3].map((threads) => {
+        backend.threads = threads;
+        const c = outView('float32', [m, n], outKind)!;
+        start.forEach((value, flat) => (c.data[c.offset + Math.floor(flat / n) * c.stride[0] + (flat % n) * c.stride[1]] = value));
+        backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), accumulate);
+        return toFlat(c);
+      });
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
+      const initial = accumulate ? start.map((value) => Math.fround(value)) : undefined;
+      expectClose(results[0], referenceGemm(toFlat(a), toFlat(b), m, k, n, initial), 1e-5, 2e-6 * (k + 1));
+    }
+    expect(backend.workerFailures).toEqual([]);
+  });
+
+  test('row chunks finish without absent workers', () => {
+    // A thread that never starts leaves its share of the rows to the others. Here the calling
+    // thread computes the whole job by itself, although its arguments say that three threads share it.
+    const [m, n, k] = [70, 50, 300];
+    backend.withArena(() => {
+      const [a, b, packed, byChunks, byGemm, words] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 4]);
+      a.set(pseudoRandom(m * k, 5));
+      b.set(pseudoRandom(k * n, 6));
+      const address = (view: Float32Array) => view.byteOffset;
+      // Rows of A ready, groups of B claimed and packed, rows of C claimed.
+      const counters = new Int32Array(words.buffer, words.byteOffset, 4);
+      counters.set([m, 0, 0, 0]);
+      backend.runtime.exports.gemmRowChunks(
+        m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
+        address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3,
+      );
+      backend.runtime.exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0);
+      expect(Array.from(byChunks)).toEqual(Array.from(byGemm));
+      // The one group of B was claimed, then one more claim found none left.
+      expect(Array.from(counters)).toEqual([m, 2, 1, m]);
+    });
   });
 
   test('workers compute parts', () => {
@@ -323,7 +387,7 @@ describeWithSimd('thread pool back-off', () => {
     runtime.reserveWorkspaces(2);
     const pool = new ThreadPool(runtime, { backoff });
     const operand = runtime.allocate(16);
-    const part = (t: number) => [4, 4, 4, operand, 16, 4, operand, 16, 4, operand, 16, 0, runtime.workspace(t)];
+    const part = (t: number) => [4, 4, 4, operand, 16, 4, operand, 16, 4, operand, 16, 0, runtime.workspace(t), 0, 0];
     return { pool, parts: [part(0), part(1)] };
   }
 

@@ -19,7 +19,7 @@
  */
 import { BYTES_PER_FLOAT, KC, MC, MR, NC, NR, workspaceLayout } from './blocking';
 import { type FunctionDefinition, FunctionBuilder } from './encoder';
-import { type Code, Label, type Local, br_if, call, f32, f32x4, i32, ifElse, local, loop, select, v128 } from './instructions';
+import { type Code, Label, type Local, block, br, br_if, call, drop, f32, f32x4, i32, ifElse, local, loop, select, v128 } from './instructions';
 import { forLoop, minS } from './loops';
 
 const F = BYTES_PER_FLOAT;
@@ -154,9 +154,15 @@ function setDepthStep(depthStep: Local, k: Local): Code {
 }
 
 /**
- * gemm(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, accumulate, workspace)
+ * gemm(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, accumulate, workspace, rowsReady, firstRow)
  * computes C = A·B, or C += A·B when accumulate is 1, for k >= 1. Letters follow BLAS, and
  * jc, pc, ic are the first column, depth and row of the current block.
+ *
+ * A part run by a worker thread may start while the main thread is still copying A into
+ * WebAssembly memory, row by row (wasm-backend.ts). Then `rowsReady` is the byte address of the
+ * number of A's rows copied so far, and this part's row 0 is row `firstRow` of that A. Before
+ * the driver packs a block of rows, it spins until they are all there. `rowsReady` 0 means that
+ * A is already in place.
  */
 export function gemmDriverKernel(): FunctionDefinition {
   const fn = new FunctionBuilder('gemm');
@@ -173,6 +179,8 @@ export function gemmDriverKernel(): FunctionDefinition {
   const ldc = fn.param('ldc');
   const accumulate = fn.param('accumulate');
   const workspace = fn.param('workspace');
+  const rowsReady = fn.param('rowsReady');
+  const firstRow = fn.param('firstRow');
   const jc = fn.local('jc');
   const pc = fn.local('pc');
   const ic = fn.local('ic');
@@ -190,6 +198,12 @@ export function gemmDriverKernel(): FunctionDefinition {
 
   const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
   const edgeTile = i32.add(local.get(workspace), i32.const(workspaceLayout.edgeTile));
+  const copying = new Label('copying');
+  const waitForRowsOfA = ifElse(local.get(rowsReady),
+    loop(copying, br_if(copying, i32.lt_s(
+      i32.atomic.load(local.get(rowsReady)),
+      i32.add(local.get(firstRow), i32.add(local.get(ic), local.get(mc))))),
+    ));
 
   return fn.define([
     local.set(packedA, i32.add(local.get(workspace), i32.const(workspaceLayout.packedA))),
@@ -211,6 +225,7 @@ export function gemmDriverKernel(): FunctionDefinition {
         local.set(addToC, i32.or(local.get(accumulate), i32.gt_s(local.get(pc), i32.const(0)))),
         forLoop(ic, i32.const(0), local.get(m), i32.const(MC),
           local.set(mc, minS(i32.const(MC), i32.sub(local.get(m), local.get(ic)))),
+          waitForRowsOfA,
           call('packA',
             i32.add(offset(a, ic, aRowStride), i32.mul(local.get(pc), local.get(aColStride))),
             local.get(aRowStride), local.get(aColStride), local.get(mc), local.get(kc), local.get(packedA)),
@@ -293,5 +308,134 @@ export function gemmPackedBKernel(): FunctionDefinition {
         ),
       ),
     ),
+  ]);
+}
+
+/** Columns of B that one claim of gemmRowChunks packs: four panels. */
+export const COLUMNS_PER_CLAIM = 4 * NR;
+
+/**
+ * Byte offsets, from gemmRowChunks' `counters` argument, of the four i32 counters through which
+ * the threads of one job share its work. The caller sets them before any thread starts.
+ */
+export const rowChunkCounters = {
+  /** Rows of A in place, from the top (see gemm's rowsReady); m when A is whole. */
+  rowsReady: 0,
+  /** Groups of COLUMNS_PER_CLAIM columns of B claimed for packing, and packed; both start at 0. */
+  groupsClaimed: 4,
+  groupsPacked: 8,
+  /** Rows of C claimed, from the top; starts at 0. */
+  rowsClaimed: 12,
+};
+
+/** The minimum rows of C that gemmRowChunks claims at once, unless fewer are left. */
+export const MIN_CHUNK_ROWS = 8;
+
+/**
+ * gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads)
+ * computes C = A·B, or C += A·B, like gemm, with each of the `threads` threads of a job calling
+ * it with the same arguments except its own workspace. The threads share the work through the
+ * counters at byte address `counters` (rowChunkCounters). Each thread:
+ *   1. claims groups of B's columns and packs them into `packedB`, for every depth block, in the
+ *      layout gemmPackedB reads (`pitch` columns, a multiple of 16 at least n), until none is left;
+ *   2. waits until every group is packed;
+ *   3. claims a chunk of the rows of C left, waits until its rows of A are in place, computes it
+ *      with gemmPackedB, and starts again, until no row is left.
+ * A chunk is 1 / (2 × threads) of the rows left, from MIN_CHUNK_ROWS to MC rows ("guided"
+ * scheduling). Chunks shrink towards the end, so the thread that finishes last ends soon after
+ * the others. A thread that is slow, or does not start, leaves more chunks to the others. Which
+ * thread computes a row changes none of its sums, so the result is the same on any number of
+ * threads.
+ */
+export function gemmRowChunksKernel(): FunctionDefinition {
+  const fn = new FunctionBuilder('gemmRowChunks');
+  const m = fn.param('m');
+  const n = fn.param('n');
+  const k = fn.param('k');
+  const a = fn.param('a');
+  const aRowStride = fn.param('aRowStride');
+  const aColStride = fn.param('aColStride');
+  const b = fn.param('b');
+  const bRowStride = fn.param('bRowStride');
+  const bColStride = fn.param('bColStride');
+  const packedB = fn.param('packedB');
+  const pitch = fn.param('pitch');
+  const c = fn.param('c');
+  const ldc = fn.param('ldc');
+  const accumulate = fn.param('accumulate');
+  const workspace = fn.param('workspace');
+  const counters = fn.param('counters');
+  const threads = fn.param('threads');
+  const groups = fn.local('groups');
+  const firstCol = fn.local('firstCol');
+  const cols = fn.local('cols');
+  const pc = fn.local('pc');
+  const kc = fn.local('kc');
+  const depthStep = fn.local('depthStep');
+  const firstRow = fn.local('firstRow');
+  const rows = fn.local('rows');
+  const seen = fn.local('seen');
+
+  const counter = (offset: number): Code => i32.add(local.get(counters), i32.const(offset));
+  const claim = (offset: number): Code => i32.atomic.rmw.add(counter(offset), i32.const(1));
+  const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
+
+  const [packed, packing, waiting, computed, computing, claiming, copying] = ['packed', 'packing', 'waiting', 'computed', 'computing', 'claiming', 'copying'].map((name) => new Label(name));
+
+  // A group is COLUMNS_PER_CLAIM columns from firstCol. Depth block pc starts pc × pitch floats
+  // into packedB, and the panel of column firstCol starts firstCol × kc floats into the block.
+  const packGroups: Code = block(packed, loop(packing,
+    local.set(firstCol, i32.mul(claim(rowChunkCounters.groupsClaimed), i32.const(COLUMNS_PER_CLAIM))),
+    br_if(packed, i32.ge_u(local.get(firstCol), local.get(n))),
+    local.set(cols, minS(i32.const(COLUMNS_PER_CLAIM), i32.sub(local.get(n), local.get(firstCol)))),
+    forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
+      local.set(kc, minS(local.get(depthStep), i32.sub(local.get(k), local.get(pc)))),
+      call('packB',
+        i32.add(offset(b, pc, bRowStride), i32.mul(local.get(firstCol), local.get(bColStride))),
+        local.get(bRowStride), local.get(bColStride), local.get(kc), local.get(cols),
+        i32.add(local.get(packedB), i32.mul(i32.add(i32.mul(local.get(pc), local.get(pitch)), i32.mul(local.get(firstCol), local.get(kc))), i32.const(F)))),
+    ),
+    drop(i32.atomic.rmw.add(counter(rowChunkCounters.groupsPacked), i32.const(1))),
+    br(packing),
+  ));
+
+  const waitForPacking: Code = loop(waiting,
+    br_if(waiting, i32.lt_u(i32.atomic.load(counter(rowChunkCounters.groupsPacked)), local.get(groups))));
+
+  // rows = the rows left / (2 × threads), rounded up to whole tiles, from MIN_CHUNK_ROWS to MC,
+  // and at most the rows left. The claim is a compare-and-exchange of rowsClaimed from firstRow
+  // to firstRow + rows. When another thread claimed first, this one starts again from its end.
+  const claimChunk: Code = [
+    local.set(rows, i32.mul(i32.const(MR), i32.div_u(
+      i32.add(i32.sub(local.get(m), local.get(firstRow)), i32.sub(i32.mul(i32.const(2 * MR), local.get(threads)), i32.const(1))),
+      i32.mul(i32.const(2 * MR), local.get(threads))))),
+    local.set(rows, minS(i32.const(MC), select(local.get(rows), i32.const(MIN_CHUNK_ROWS), i32.gt_s(local.get(rows), i32.const(MIN_CHUNK_ROWS))))),
+    local.set(rows, minS(local.get(rows), i32.sub(local.get(m), local.get(firstRow)))),
+    local.set(seen, i32.atomic.rmw.cmpxchg(counter(rowChunkCounters.rowsClaimed), local.get(firstRow), i32.add(local.get(firstRow), local.get(rows)))),
+  ];
+
+  const computeChunks: Code = block(computed, loop(computing,
+    local.set(firstRow, i32.atomic.load(counter(rowChunkCounters.rowsClaimed))),
+    loop(claiming,
+      br_if(computed, i32.ge_s(local.get(firstRow), local.get(m))),
+      claimChunk,
+      ifElse(i32.ne(local.get(seen), local.get(firstRow)), [local.set(firstRow, local.get(seen)), br(claiming)]),
+    ),
+    loop(copying,
+      br_if(copying, i32.lt_s(i32.atomic.load(counter(rowChunkCounters.rowsReady)), i32.add(local.get(firstRow), local.get(rows))))),
+    call('gemmPackedB',
+      local.get(rows), local.get(n), local.get(k),
+      offset(a, firstRow, aRowStride), local.get(aRowStride), local.get(aColStride),
+      local.get(packedB), local.get(pitch), i32.const(0),
+      offset(c, firstRow, ldc), local.get(ldc), local.get(accumulate), local.get(workspace)),
+    br(computing),
+  ));
+
+  return fn.define([
+    setDepthStep(depthStep, k),
+    local.set(groups, i32.div_u(i32.add(local.get(n), i32.const(COLUMNS_PER_CLAIM - 1)), i32.const(COLUMNS_PER_CLAIM))),
+    packGroups,
+    waitForPacking,
+    computeChunks,
   ]);
 }

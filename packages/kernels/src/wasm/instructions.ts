@@ -10,7 +10,8 @@
  * is `local.get $sum; local.get $a; local.get $b; f32x4.mul; f32x4.add; local.set $sum`.
  * Helpers called without operands emit the bare instruction, for code that keeps values on the
  * stack. Opcodes follow the WebAssembly Core Specification 2.0 (section 5.4); the SIMD opcodes
- * follow its 0xFD prefix table, and `f32x4.relaxed_madd` the relaxed SIMD proposal (0xFD 0x105).
+ * follow its 0xFD prefix table, `f32x4.relaxed_madd` the relaxed SIMD proposal (0xFD 0x105), and
+ * the atomic instructions the threads proposal (0xFE prefix).
  */
 import { signedLeb128, unsignedLeb128 } from './leb128';
 
@@ -120,6 +121,22 @@ export const i32 = {
   shl: plain('i32.shl', [0x74]),
   shr_s: plain('i32.shr_s', [0x75]),
   shr_u: plain('i32.shr_u', [0x76]),
+  /**
+   * Atomic memory access (the threads proposal, 0xFE prefix). An atomic load returns the value
+   * of another thread's Atomics.store to the same word once that store happened, never a torn one.
+   */
+  atomic: {
+    load: load('i32.atomic.load', [0xfe, 0x10], 2),
+    rmw: {
+      /** Adds `value` to the word at `address` and returns the word's old value, as one step. */
+      add: (address: Code, value: Code): Code => [address, value, instruction('i32.atomic.rmw.add', [0xfe, 0x1e, 2, 0])],
+      /**
+       * Stores `replacement` at `address` if the word there equals `expected`, as one step, and
+       * returns the word's old value: `expected` when the store happened.
+       */
+      cmpxchg: (address: Code, expected: Code, replacement: Code): Code => [address, expected, replacement, instruction('i32.atomic.rmw.cmpxchg', [0xfe, 0x48, 2, 0])],
+    },
+  },
 };
 
 export const i64 = {
@@ -273,6 +290,11 @@ export function br_if(label: Label, condition: Code = []): Code {
 /** Calls the function of the same module named `callee`, after pushing `args`. */
 export function call(callee: string, ...args: Code[]): Code {
   return [...args, { text: `call $${callee}`, bytes: [0x10], structure: 'call', callee }];
+}
+
+/** Evaluates `value` and discards it. */
+export function drop(value: Code = []): Code {
+  return [value, instruction('drop', [0x1a])];
 }
 
 /** Returns `whenTrue` if `condition` is not zero, else `whenFalse`; both are evaluated. */

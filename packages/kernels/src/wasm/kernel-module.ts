@@ -4,7 +4,7 @@
 import { col2imKernel, im2colKernel } from './conv-kernels';
 import { binaryKernel, binaryOps, reluKernel } from './elementwise-kernels';
 import { type ModuleDefinition, encodeModule } from './encoder';
-import { gemmDriverKernel, gemmPackedBKernel, multiplyPanelsKernel } from './gemm-kernels';
+import { gemmDriverKernel, gemmPackedBKernel, gemmRowChunksKernel, multiplyPanelsKernel } from './gemm-kernels';
 import { lstmCellBackwardKernel, lstmCellKernel } from './lstm-kernels';
 import { packAKernel, packBKernel } from './pack-kernels';
 import { sumRowsKernel } from './reduce-kernels';
@@ -30,6 +30,7 @@ export function kernelModule(options: KernelModuleOptions): ModuleDefinition {
       multiplyPanelsKernel({ relaxedMadd: options.relaxedMadd }),
       gemmDriverKernel(),
       gemmPackedBKernel(),
+      gemmRowChunksKernel(),
       im2colKernel(),
       col2imKernel(),
       lstmCellKernel(),
@@ -48,7 +49,7 @@ export function kernelModuleBytes(options: KernelModuleOptions): Uint8Array {
 
 /**
  * Returns a generated kernel in the WebAssembly text format, for reading and review: the
- * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, im2col, col2im, lstmCell, lstmCellBackward,
+ * function named `name` (packA, packB, multiplyPanels, gemm, gemmPackedB, gemmRowChunks, im2col, col2im, lstmCell, lstmCellBackward,
  * add, sub, mul, div, subScaled, reluBackward, relu or sumRows), or the whole module.
  *
  * wasmKernelText('multiplyPanels') starts with

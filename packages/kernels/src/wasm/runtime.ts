@@ -73,9 +73,12 @@ export interface KernelExports {
     a: number, aRowStride: number, aColStride: number,
     b: number, bRowStride: number, bColStride: number,
     c: number, ldc: number, accumulate: number, workspace: number,
+    rowsReady: number, firstRow: number,
   ): void;
   /** gemmPackedB(m, n, k, a, aRowStride, aColStride, packedB, pitch, firstCol, c, ldc, accumulate, workspace); see gemm-kernels.ts. */
   gemmPackedB(...args: number[]): void;
+  /** gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads); see gemm-kernels.ts. */
+  gemmRowChunks(...args: number[]): void;
   /** packB(src, rowStride, colStride, depth, cols, dst); see pack-kernels.ts. */
   packB(...args: number[]): void;
   /** im2col(x, col, ...geometry) and col2im(col, dx, ...geometry); see conv-kernels.ts. */

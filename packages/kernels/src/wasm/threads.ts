@@ -28,6 +28,12 @@ export const controlLayout = {
   generation: 0,
   pending: 1,
   failed: 2,
+  /**
+   * First of the four counters through which the threads of a GEMM share its work
+   * (rowChunkCounters in gemm-kernels.ts). The first one, the rows of A copied so far, is also
+   * the word that gemm's rowsReady argument points to.
+   */
+  counters: 3,
   /** First word of the job records, and words per record. */
   jobs: 16,
   jobWords: 32,
@@ -39,11 +45,11 @@ export const controlLayout = {
   function: 2,
   args: 3,
   argCount: 29,
-  functions: ['gemm', 'gemmPackedB', 'im2col', 'col2im'] as JobFunction[],
+  functions: ['gemm', 'gemmPackedB', 'gemmRowChunks', 'im2col', 'col2im'] as JobFunction[],
 };
 
 /** Kernels that threads can run a part of. */
-export type JobFunction = 'gemm' | 'gemmPackedB' | 'im2col' | 'col2im';
+export type JobFunction = 'gemm' | 'gemmPackedB' | 'gemmRowChunks' | 'im2col' | 'col2im';
 
 /** Values of a record's claim word once a thread has claimed its part; generations are never negative. */
 export const CLAIMED_BY_WORKER = -1;
@@ -160,6 +166,23 @@ export class ThreadPool {
     const started = now();
     (this.runtime.exports[job] as (...args: number[]) => void)(...parts[0]);
     this.finish(job, parts, workers, generation, started);
+  }
+
+  /**
+   * Sets the shared counters of a GEMM (rowChunkCounters in gemm-kernels.ts) before its parts
+   * are posted: `rowsReady` rows of A in place, and nothing claimed or packed. Returns their byte
+   * address, which is also the value of gemm's rowsReady argument.
+   */
+  resetCounters(rowsReady: number): number {
+    const first = controlLayout.counters;
+    this.control.fill(0, first + 1, first + 4);
+    Atomics.store(this.control, first, rowsReady);
+    return first * 4;
+  }
+
+  /** Publishes that A's first `count` rows are in WebAssembly memory. */
+  setRowsReady(count: number): void {
+    Atomics.store(this.control, controlLayout.counters, count);
   }
 
   /**

@@ -7,9 +7,10 @@
  *   1. Place each operand. One already in WebAssembly memory is used where it is. Any other is
  *      copied into the arena: as one block when its elements lie close together, else element
  *      by element into a row-major matrix.
- *   2. Split C into one part per thread, by columns when C is wider than tall, else by rows.
- *   3. Run the parts (threads.ts), and copy C out when it was staged. With threads, the workers'
- *      slices are copied first and the rest while they compute (runThreaded).
+ *   2. On one thread: copy the operands in, run gemm, and copy C out when it was staged.
+ *   3. On several threads, overlap the copies with the work. The threads claim chunks of rows
+ *      of a C at least as tall as it is wide as they go (runInRowChunks). A wider C is split
+ *      into one column part per thread (runInColumnParts).
  */
 import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
@@ -31,11 +32,20 @@ const PARALLEL_MIN_MACS = 1 << 19;
 /** Below this many elements of the column matrix, im2col and col2im run on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 16;
 /**
- * A threaded GEMM copies the operand it splits whole, before the workers start, when that
- * operand is one block of at most this many floats (1 MiB). Larger ones are copied a slice
- * at a time, so that this thread's own slice is copied while the workers compute.
+ * A GEMM split by columns copies B whole, before the workers start, when B is one block of at
+ * most this many floats (1 MiB). A larger B is copied a column slice at a time, so that this
+ * thread's own slice is copied while the workers compute.
  */
 const WHOLE_COPY_MAX_FLOATS = 1 << 18;
+/** A threaded GEMM copies A into WebAssembly memory this many rows at a time, while workers start on the rows already there. */
+const ROWS_PER_COPY = 32;
+
+/**
+ * The cost of copying one float into WebAssembly memory, in multiply-adds of the GEMM. On the
+ * 2-core AMD EPYC this was measured on, a 256 KiB `set` into shared memory took 9-15 µs (0.14-0.23
+ * ns per float), and the GEMM took about 0.05 ns per multiply-add.
+ */
+const COPY_COST_IN_MACS = 4;
 
 /** The place of an operand in WebAssembly memory, and the copy that puts it there. */
 interface Placement {
@@ -143,8 +153,14 @@ export class WasmBackend {
       const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(m * n);
       const ldc = cResident ? c.rowStride * F : n * F;
 
+      // Threads share one packed copy of B for a product at least as tall as it is wide. Where
+      // that copy does not fit in memory, the product runs on this thread.
+      const tall = m >= n;
+      const workers = tall && !this.runtime.fits(k * roundUpToPanels(n)) ? [] : this.workersFor(m * n * k);
+      const inRowChunks = tall && workers.length > 0;
+      // Allocated before the view of memory is taken, because an allocation may grow it.
+      const packedB = inRowChunks ? this.runtime.allocate(k * roundUpToPanels(n)) : 0;
       const floats = this.runtime.floatView();
-      const workers = this.workersFor(m * n * k);
       if (workers.length === 0) {
         this.copyIn(aPlace, a, m, k, floats);
         this.copyIn(bPlace, b, k, n, floats);
@@ -152,56 +168,126 @@ export class WasmBackend {
         if (!cResident) copyOut(floats, cAddress / F, c, m, n, accumulate);
         return;
       }
-      this.runThreaded(m, n, k, { a, aPlace, b, bPlace, c, cAddress, ldc, cResident, accumulate }, floats, workers);
+      const operands = { a, aPlace, b, bPlace, c, cAddress, ldc, cResident, accumulate };
+      if (inRowChunks) this.runInRowChunks(m, n, k, operands, packedB, floats, workers);
+      else this.runInColumnParts(m, n, k, operands, floats, workers);
     } finally {
       this.runtime.release(top);
     }
   }
 
   /**
-   * Runs a GEMM split between this thread and `workers`, overlapping the copies with the work
-   * where that pays. Each part reads all of one operand (A when C is split by columns, B when by
-   * rows) and its own slice of the other. This thread copies the shared operand first. When the
-   * other operand is one block in memory of at most WHOLE_COPY_MAX_FLOATS, a single `set` copies
-   * it whole before the workers start. That costs less than slices, because a column slice of a
-   * row-major matrix takes a copy per row. Otherwise this thread copies the workers' slices,
-   * hands them their parts, and only then copies its own slice. C is copied out whole once every
-   * part is done when it is a contiguous row-major matrix that is overwritten. Otherwise it is
-   * copied part by part, this thread's own while the workers may still be computing theirs.
+   * Runs a GEMM at least as tall as it is wide on this thread and `workers` together, with
+   * gemmRowChunks (gemm-kernels.ts): the threads pack B into `packedB` (k × n rounded up to whole
+   * panels) group by group, then claim chunks of rows of C until none is left. A thread that the
+   * operating system runs slowly takes fewer chunks, so no thread waits long for another. The
+   * steps:
+   *   1. Copy B, and A too if its rows cannot be copied a block at a time (column-major A).
+   *   2. Hand the job to the workers, which start packing B.
+   *   3. Copy A ROWS_PER_COPY rows at a time, counting the rows done: a chunk waits only for its
+   *      own rows of A.
+   *   4. Join the job, then wait for the workers (threads.ts), and copy C out.
    */
-  private runThreaded(m: number, n: number, k: number, g: ThreadedGemm, floats: Float32Array, workers: number[]): void {
-    const parts = partition(m, n, workers.length + 1);
-    const byColumns = n >= m;
+  private runInRowChunks(m: number, n: number, k: number, g: ThreadedGemm, packedB: number, floats: Float32Array, workers: number[]): void {
+    const pool = this.pool!;
+    const aInRows = rowsCopyable(g.aPlace, g.a, k);
+
+    // 1.
+    this.copyIn(g.bPlace, g.b, k, n, floats);
+    if (!aInRows) this.copyIn(g.aPlace, g.a, m, k, floats);
+
+    // 2. Every thread gets the same arguments but its own workspace.
+    const counters = pool.resetCounters(aInRows ? 0 : m);
+    const args = [0, ...workers.map((_, t) => t + 1)].map((t) => [
+      m, n, k,
+      g.aPlace.address, g.aPlace.rowStride, g.aPlace.colStride,
+      g.bPlace.address, g.bPlace.rowStride, g.bPlace.colStride,
+      packedB, roundUpToPanels(n), g.cAddress, g.ldc, g.cResident && g.accumulate ? 1 : 0,
+      this.runtime.workspace(t), counters, workers.length + 1,
+    ]);
+    const generation = pool.post('gemmRowChunks', args, workers);
+    const started = now();
+
+    // 3.
+    if (aInRows) this.copyRowsOfA(g, m, k, floats, true);
+
+    // 4.
+    this.runtime.exports.gemmRowChunks(...args[0]);
+    pool.finish('gemmRowChunks', args, workers, generation, started);
+    if (!g.cResident) copyOut(floats, g.cAddress / F, g.c, m, n, g.accumulate);
+  }
+
+  /**
+   * Runs a GEMM wider than it is tall split by columns between this thread and `workers`, with
+   * the copies into WebAssembly memory overlapped with the work. Each part reads all of A and its
+   * own column slice of B. The steps:
+   *   1. Copy B: whole when it is one block of at most WHOLE_COPY_MAX_FLOATS (one `set` costs
+   *      less than a copy per row of each slice), else the workers' slices. Copy A now too if its
+   *      rows cannot be copied a block at a time (a column-major A).
+   *   2. Hand the workers their parts. This thread's part is the last one.
+   *   3. Copy A ROWS_PER_COPY rows at a time and count the rows done in the control block. A
+   *      worker's gemm waits for the rows it packs next (gemm-kernels.ts), so the workers compute
+   *      while this thread copies. Then copy this thread's slice of B, if B went in slices.
+   *   4. Compute this thread's part, then copy it out of C while the workers may still compute,
+   *      unless C is contiguous and overwritten: one `set` in step 5 then costs less than a copy
+   *      per row of each part.
+   *   5. Wait for the workers (threads.ts), then copy their parts out of C.
+   * Steps 3 and 4 are work the workers do not have, so this thread's part is smaller by about
+   * their cost (COPY_COST_IN_MACS).
+   */
+  private runInColumnParts(m: number, n: number, k: number, g: ThreadedGemm, floats: Float32Array, workers: number[]): void {
+    const threads = workers.length + 1;
     const addToC = g.cResident && g.accumulate;
-    const sliced = byColumns ? g.bPlace : g.aPlace;
-    const slicesOneByOne = sliced.copy === 'elements' || (sliced.copy === 'block' && sliced.blockLength > WHOLE_COPY_MAX_FLOATS);
-    const copySlice = (part: Part) => (byColumns
-      ? this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' })
-      : this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first: part.firstRow, count: part.rows, axis: 'rows' }));
+    const aInRows = rowsCopyable(g.aPlace, g.a, k);
+    const bSliced = g.bPlace.copy === 'elements' || (g.bPlace.copy === 'block' && g.bPlace.blockLength > WHOLE_COPY_MAX_FLOATS);
     const cWholeAtOnce = !g.cResident && !g.accumulate && g.c.colStride === 1 && g.c.rowStride === n;
+    const cByParts = !g.cResident && !cWholeAtOnce;
+    const extraFloats = (aInRows ? m * k : 0) + ((bSliced ? k * n : 0) + (cByParts ? m * n : 0)) / threads;
+    const parts = partition(m, n, threads, (COPY_COST_IN_MACS * extraFloats) / (m * n * k));
+    const [own, workerParts] = [parts[parts.length - 1], parts.slice(0, -1)];
+
+    const copySlice = (part: Part) => this.copyIn(g.bPlace, g.b, k, n, floats, 1, 0, { first: part.firstCol, count: part.cols, axis: 'cols' });
     const copyOutPart = (part: Part) => {
-      const cPart = { ...g.c, offset: g.c.offset + part.firstRow * g.c.rowStride + part.firstCol * g.c.colStride };
-      copyOutBlock(floats, g.cAddress / F + part.firstRow * n + part.firstCol, n, cPart, part.rows, part.cols, g.accumulate);
+      const cPart = { ...g.c, offset: g.c.offset + part.firstCol * g.c.colStride };
+      copyOutBlock(floats, g.cAddress / F + part.firstCol, n, cPart, m, part.cols, g.accumulate);
     };
 
-    const copyA = () => this.copyIn(g.aPlace, g.a, m, k, floats);
-    const copyB = () => this.copyIn(g.bPlace, g.b, k, n, floats);
-    const [copyShared, copyOther] = byColumns ? [copyA, copyB] : [copyB, copyA];
-    copyShared();
-    if (slicesOneByOne) parts.slice(1).forEach(copySlice);
-    else copyOther();
+    // 1.
+    if (bSliced) workerParts.forEach(copySlice);
+    else this.copyIn(g.bPlace, g.b, k, n, floats);
+    if (!aInRows) this.copyIn(g.aPlace, g.a, m, k, floats);
 
-    // A product too narrow to split has one part, and then no worker is involved.
-    const args = parts.map((part, t) => this.partArgs(part, t, k, g.aPlace, g.bPlace, g.cAddress, g.ldc, addToC));
-    const generation = parts.length > 1 ? this.pool!.post('gemm', args, workers) : undefined;
+    // 2. A product too narrow to split has one part, and then no worker is involved.
+    const pool = this.pool!;
+    const rowsReady = aInRows && workerParts.length > 0 ? pool.resetCounters(0) : 0;
+    const args = [own, ...workerParts].map((part, t) => this.partArgs(part, t, k, g.aPlace, g.bPlace, g.cAddress, g.ldc, addToC, t === 0 ? 0 : rowsReady));
+    const generation = workerParts.length > 0 ? pool.post('gemm', args, workers) : undefined;
     const started = now();
-    if (slicesOneByOne) copySlice(parts[0]);
-    this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
-    if (!g.cResident && !cWholeAtOnce) copyOutPart(parts[0]);
 
-    if (generation !== undefined) this.pool!.finish('gemm', args, workers, generation, started);
+    // 3.
+    if (aInRows) this.copyRowsOfA(g, m, k, floats, rowsReady !== 0);
+    if (bSliced) copySlice(own);
+
+    // 4.
+    this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
+    if (cByParts) copyOutPart(own);
+
+    // 5.
+    if (generation !== undefined) pool.finish('gemm', args, workers, generation, started);
     if (cWholeAtOnce) copyOut(floats, g.cAddress / F, g.c, m, n, false);
-    else if (!g.cResident) parts.slice(1).forEach(copyOutPart);
+    if (cByParts) workerParts.forEach(copyOutPart);
+  }
+
+  /**
+   * Copies A ROWS_PER_COPY rows at a time and, when `publish` is set, counts the rows done in
+   * the control block for the workers that wait for them.
+   */
+  private copyRowsOfA(g: ThreadedGemm, m: number, k: number, floats: Float32Array, publish: boolean): void {
+    for (let first = 0; first < m; first += ROWS_PER_COPY) {
+      const count = Math.min(ROWS_PER_COPY, m - first);
+      this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first, count, axis: 'rows' });
+      if (publish) this.pool!.setRowsReady(first + count);
+    }
   }
 
   /**
@@ -242,7 +328,7 @@ export class WasmBackend {
    * multiplies by the same weight at every step and packs it once this way.
    */
   packOperand(b: Matrix, k: number, n: number): PackedOperand {
-    const pitch = Math.ceil(n / NR) * NR;
+    const pitch = roundUpToPanels(n);
     const address = this.runtime.allocate(k * pitch);
 
     // The placed copy of b is only needed while packing.
@@ -517,20 +603,24 @@ export class WasmBackend {
     // transpose instead, Cᵀ = Bᵀ·Aᵀ, a row whose m columns fill them. Each element is the same
     // sum in the same order, so the bits are those of the product itself.
     if (n === 1 && m > 1 && ldc === F) {
-      this.runtime.exports.gemm(1, m, k, b.address, b.colStride, b.rowStride, a.address, a.colStride, a.rowStride, c, m * F, add, workspace);
+      this.runtime.exports.gemm(1, m, k, b.address, b.colStride, b.rowStride, a.address, a.colStride, a.rowStride, c, m * F, add, workspace, 0, 0);
       return;
     }
-    this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, add, workspace);
+    this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, add, workspace, 0, 0);
   }
 
-  /** Returns the arguments of the gemm export for thread t's part of C. */
-  private partArgs(part: Part, t: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): number[] {
+  /**
+   * Returns the arguments of the gemm export for thread t's part of C. `rowsReady` is the byte
+   * address of the count of A's rows copied so far when A is still being copied, else 0.
+   */
+  private partArgs(part: Part, t: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean, rowsReady = 0): number[] {
     return [
       part.rows, part.cols, k,
       a.address + part.firstRow * a.rowStride, a.rowStride, a.colStride,
       b.address + part.firstCol * b.colStride, b.rowStride, b.colStride,
       c + part.firstRow * ldc + part.firstCol * F, ldc, accumulate ? 1 : 0,
       this.runtime.workspace(t),
+      rowsReady, part.firstRow,
     ];
   }
 
@@ -556,6 +646,11 @@ export interface PackedOperand {
   k: number;
   n: number;
   pitch: number;
+}
+
+/** Columns of B packed in whole panels of NR: n rounded up to a multiple of NR. */
+function roundUpToPanels(n: number): number {
+  return Math.ceil(n / NR) * NR;
 }
 
 /** Returns the depth of gemm's blocks for depth k, cut as setDepthStep in gemm-kernels.ts cuts it: ceil(k / KC) blocks of equal depth. */
@@ -586,12 +681,16 @@ interface Part {
 }
 
 /**
- * Splits an m×n C into at most `threads` blocks of nearly equal size, along the longer side and
- * on tile boundaries (16 columns or 2 rows), so that no tile is shared between threads. Each
- * thread packs the whole of the operand along the other side, and splitting the longer side
- * keeps that shorter operand the one that every thread packs.
+ * Splits an m×n C into at most `threads` blocks, along the longer side and on tile boundaries
+ * (16 columns or 2 rows), so that no tile is shared between threads. Each thread packs the whole
+ * of the operand along the other side, and splitting the longer side keeps that shorter operand
+ * the one that every thread packs.
+ *
+ * The blocks are of nearly equal size, except that the last one is smaller when its thread has
+ * other work: `lead` is that work as a fraction of the product. Every block but the last then
+ * takes (1 + lead) / threads of the product, and each block keeps at least one tile.
  */
-export function partition(m: number, n: number, threads: number): Part[] {
+export function partition(m: number, n: number, threads: number, lead = 0): Part[] {
   const byColumns = n >= m;
   const length = byColumns ? n : m;
   const unit = byColumns ? NR : MR;
@@ -599,12 +698,25 @@ export function partition(m: number, n: number, threads: number): Part[] {
   const count = Math.max(1, Math.min(threads, units));
 
   const parts: Part[] = [];
+  let startUnit = 0;
   for (let t = 0; t < count; t++) {
-    const start = Math.min(length, Math.round((units * t) / count) * unit);
-    const end = Math.min(length, Math.round((units * (t + 1)) / count) * unit);
+    const share = Math.round((units * (t + 1) * (1 + lead)) / count);
+    const endUnit = t === count - 1 ? units : Math.min(units - (count - 1 - t), Math.max(startUnit + 1, share));
+    const [start, end] = [startUnit * unit, Math.min(length, endUnit * unit)];
     parts.push(byColumns ? { firstRow: 0, rows: m, firstCol: start, cols: end - start } : { firstRow: start, rows: end - start, firstCol: 0, cols: n });
+    startUnit = endUnit;
   }
   return parts;
+}
+
+/**
+ * Tells whether an operand can be copied into WebAssembly memory a block of rows at a time, with
+ * one `set` or one pass per block. That holds when it is copied element by element, or when it
+ * is a block whose rows are contiguous and in order.
+ */
+function rowsCopyable(placement: Placement, matrix: Matrix, cols: number): boolean {
+  if (placement.copy === 'elements') return true;
+  return placement.copy === 'block' && matrix.colStride === 1 && matrix.rowStride >= cols;
 }
 
 /** An operand of binaryBlocks: a full-size one, or one whose blocks repeat. */
@@ -638,6 +750,13 @@ function copyRange(placement: Placement, matrix: Matrix, rows: number, cols: num
   if (placement.copy === 'block') {
     // The block keeps the source's layout, so element s of `data` goes to s + shift.
     const shift = placement.destination / F - placement.blockStart;
+    if (range.axis === 'rows' && colStride === 1 && rowStride >= cols) {
+      // Contiguous rows in order: one run from the first element of the first row to the last
+      // of the last row, with whatever lies between rows, which the whole block holds too.
+      const [s, end] = [offset + firstRow * rowStride, offset + (lastRow - 1) * rowStride + cols];
+      floats.set(data.subarray(s, end), s + shift);
+      return;
+    }
     if (rowStride === 1 && colStride !== 1) {
       for (let p = firstCol; p < colEnd; p++) {
         const s = offset + firstRow + p * colStride;
