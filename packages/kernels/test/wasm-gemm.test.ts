@@ -183,6 +183,25 @@ describeWithSimd('WebAssembly GEMM', () => {
     expect(backend.runtime.mark()).toBe(top);
   });
 
+  test('resident C accumulates alike when memory grows', () => {
+    // The first backend's memory grows while it copies A, after C was placed in it; the second
+    // one's memory has grown beforehand. Both must add to C in place, in the same order.
+    const [m, n, k] = [16, 16, 100_000];
+    const a = inputView('float32', [m, k], pseudoRandom(m * k, 7), 'contiguous');
+    const b = inputView('float32', [k, n], pseudoRandom(k * n, 8), 'contiguous');
+    const results = [false, true].map((grownBefore) => {
+      const fresh = new WasmBackend(new WasmRuntime({ relaxedMadd: false, sharedMemory: true }));
+      if (grownBefore) fresh.withArena(() => fresh.scratch([4 * m * k]));
+      return fresh.withArena(() => {
+        const [data] = fresh.scratch([m * n]);
+        data.set(pseudoRandom(m * n, 9));
+        fresh.gemm(m, n, k, asMatrix(a), asMatrix(b), { data, offset: 0, rowStride: n, colStride: 1 }, true);
+        return Array.from(data);
+      });
+    });
+    expect(results[0]).toEqual(results[1]);
+  });
+
   test('asynchronously compiled runtime agrees with reference', async () => {
     const compiled = new WasmBackend(await WasmRuntime.compile({ relaxedMadd: false, sharedMemory: false }));
     checkProblem(compiled, { m: 21, n: 35, k: 300, layouts: ['transposed', 'sliced'], mask: 0, outKind: 'strided', accumulate: true, seed: 9 });
@@ -298,6 +317,19 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
       // The one group of B was claimed, then one more claim found none left.
       expect(Array.from(counters)).toEqual([m, 2, 1, m]);
     });
+  });
+
+  test('short products stay on one thread', () => {
+    // 8 rows and a long depth: the threads would pack a 16-column copy of B for a single chunk.
+    const [m, n, k] = [8, 8, 20_000];
+    const a = inputView('float32', [m, k], pseudoRandom(m * k, 3), 'contiguous');
+    const b = inputView('float32', [k, n], pseudoRandom(k * n, 4), 'contiguous');
+    const c = outView('float32', [m, n], 'contiguous')!;
+    backend.threads = 2;
+    const before = backend.partsRunByWorkers;
+    backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+    expect(backend.partsRunByWorkers).toBe(before);
+    expectClose(toFlat(c), referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
   });
 
   test('workers compute parts', () => {

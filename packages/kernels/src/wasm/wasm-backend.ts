@@ -16,6 +16,7 @@ import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
 import { BYTES_PER_FLOAT, KC, MR, NR } from './blocking';
+import { MIN_CHUNK_ROWS } from './gemm-kernels';
 import { now } from './host';
 import { type WasmRuntime } from './runtime';
 import { ThreadPool, workersSupported } from './threads';
@@ -147,16 +148,20 @@ export class WasmBackend {
     // per call shows in profiles.
     const top = this.runtime.mark();
     try {
+      // Whether C is in WebAssembly memory is decided before the operands' copies may grow it:
+      // a C computed in place adds to its old values in another order than a staged one.
+      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
       const aPlace = this.place(a, m, k);
       const bPlace = this.place(b, k, n);
-      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
       const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(m * n);
       const ldc = cResident ? c.rowStride * F : n * F;
 
-      // Threads share one packed copy of B for a product at least as tall as it is wide. Where
-      // that copy does not fit in memory, the product runs on this thread.
+      // Threads share one packed copy of B for a product at least as tall as it is wide, in
+      // chunks of rows. With fewer rows than two chunks, or no room for that copy, the product
+      // runs on this thread.
       const tall = m >= n;
-      const workers = tall && !this.runtime.fits(k * roundUpToPanels(n)) ? [] : this.workersFor(m * n * k);
+      const shared = !tall || (m >= 2 * MIN_CHUNK_ROWS && this.runtime.fits(k * roundUpToPanels(n)));
+      const workers = shared ? this.workersFor(m * n * k) : [];
       const inRowChunks = tall && workers.length > 0;
       // Allocated before the view of memory is taken, because an allocation may grow it.
       const packedB = inRowChunks ? this.runtime.allocate(k * roundUpToPanels(n)) : 0;
@@ -299,9 +304,9 @@ export class WasmBackend {
   gemmBatch(count: number, m: number, n: number, k: number, a: Matrix, aStep: number, b: Matrix, bStep: number, c: Matrix, cStep: number): void {
     const top = this.runtime.mark();
     try {
+      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
       const aPlace = this.place(a, m, k, count, aStep);
       const bPlace = this.place(b, k, n, count, bStep);
-      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
       const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(count * m * n);
       const ldc = cResident ? c.rowStride * F : n * F;
       const cBatchStride = cResident ? cStep * F : m * n * F;
