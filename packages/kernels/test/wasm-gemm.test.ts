@@ -4,7 +4,7 @@ import ndarray from 'ndarray';
 import { type Matrix, convGeometry } from '@metagrad/kernels';
 import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
 import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
-import { ThreadPool } from '../src/wasm/threads';
+import { ThreadPool, controlLayout } from '../src/wasm/threads';
 import { Backoff, CALLS_THAT_RESET_PAUSES, MIN_PAUSE_MILLISECONDS, STRIKES_BEFORE_PAUSE } from '../src/wasm/backoff';
 import { WasmBackend, partition } from '../src/wasm/wasm-backend';
 import { type InputLayout, expectClose, inputLayoutArb, inputView, outKindArb, outView, pseudoRandom, toFlat } from './helpers';
@@ -317,6 +317,26 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
       // The one group of B was claimed, then one more claim found none left.
       expect(Array.from(counters)).toEqual([m, 2, 1, m]);
     });
+  });
+
+  test('a copy that throws leaves no worker waiting', () => {
+    // A detached A throws while it is copied, after the workers got their parts and wait for its
+    // rows. Later products on the same threads must run and be right.
+    for (const [m, n] of [[300, 200], [40, 1500]]) {
+      const k = 120;
+      const detached = new Float32Array(m * k);
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      const b = inputView('float32', [k, n], pseudoRandom(k * n, 2), 'contiguous');
+      const c = outView('float32', [m, n], 'contiguous')!;
+      backend.threads = 2;
+      expect(() => backend.gemm(m, n, k, { data: detached, offset: 0, rowStride: k, colStride: 1 }, asMatrix(b), asMatrix(c), false)).toThrow(/detached/);
+      // No part is still running: the call waited for the workers before it threw.
+      expect(Atomics.load(new Int32Array(backend.runtime.memory.buffer, 0, controlLayout.words), controlLayout.pending)).toBe(0);
+
+      const a = inputView('float32', [m, k], pseudoRandom(m * k, 1), 'contiguous');
+      backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
+      expectClose(toFlat(c), referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
+    }
   });
 
   test('short products stay on one thread', () => {

@@ -213,12 +213,18 @@ export class WasmBackend {
     const generation = pool.post('gemmRowChunks', args, workers);
     const started = now();
 
-    // 3.
-    if (aInRows) this.copyRowsOfA(g, m, k, floats, true);
+    try {
+      // 3.
+      if (aInRows) this.copyRowsOfA(g, m, k, floats, true);
 
-    // 4.
-    this.runtime.exports.gemmRowChunks(...args[0]);
-    pool.finish('gemmRowChunks', args, workers, generation, started);
+      // 4.
+      this.runtime.exports.gemmRowChunks(...args[0]);
+    } finally {
+      // Workers spin until the rows of A they need are counted. If copying A threw, they are let
+      // through and waited for all the same, before the caller releases the memory they use.
+      pool.setRowsReady(m);
+      pool.finish('gemmRowChunks', args, workers, generation, started);
+    }
     if (!g.cResident) copyOut(floats, g.cAddress / F, g.c, m, n, g.accumulate);
   }
 
@@ -269,16 +275,19 @@ export class WasmBackend {
     const generation = workerParts.length > 0 ? pool.post('gemm', args, workers) : undefined;
     const started = now();
 
-    // 3.
-    if (aInRows) this.copyRowsOfA(g, m, k, floats, rowsReady !== 0);
-    if (bSliced) copySlice(own);
+    try {
+      // 3.
+      if (aInRows) this.copyRowsOfA(g, m, k, floats, rowsReady !== 0);
+      if (bSliced) copySlice(own);
 
-    // 4.
-    this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
-    if (cByParts) copyOutPart(own);
-
-    // 5.
-    if (generation !== undefined) pool.finish('gemm', args, workers, generation, started);
+      // 4.
+      this.runtime.exports.gemm(...(args[0] as Parameters<WasmRuntime['exports']['gemm']>));
+      if (cByParts) copyOutPart(own);
+    } finally {
+      // 5. As in runInRowChunks, workers waiting for rows of A are let through even if a copy threw.
+      if (rowsReady !== 0) pool.setRowsReady(m);
+      if (generation !== undefined) pool.finish('gemm', args, workers, generation, started);
+    }
     if (cWholeAtOnce) copyOut(floats, g.cAddress / F, g.c, m, n, false);
     if (cByParts) workerParts.forEach(copyOutPart);
   }
