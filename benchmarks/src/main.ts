@@ -40,7 +40,7 @@ function selectSuites(): Suite[] {
 
 async function main(): Promise<void> {
   for (const suite of selectSuites()) {
-    const run = describeRun();
+    const run = describeRun(suite);
     process.stdout.write(`\n## ${suite.name}: ${suite.description}\n\n${formatRun(run)}\n\n`);
 
     const results = await runSuite(suite, (result) => {

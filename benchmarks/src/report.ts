@@ -15,19 +15,21 @@ export interface Machine {
   cores: number;
   os: string;
   node: string;
-  tfjs: string;
+  /** TF.js's version, for suites whose peer is TF.js; undefined for the others. */
+  tfjs: string | undefined;
   /** Load averages over 1, 5 and 15 minutes when the run started, because other work on the machine skews timings. */
   loadAverage: number[];
 }
 
-export function describeMachine(): Machine {
+/** Describes this machine; `withTfjs` adds TF.js's version, for a suite that compares with TF.js. */
+export function describeMachine(withTfjs: boolean): Machine {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model ?? 'unknown',
     cores: cpus.length,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
-    tfjs: tf.version_core,
+    tfjs: withTfjs ? tf.version_core : undefined,
     loadAverage: os.loadavg().map((load) => Number(load.toFixed(2))),
   };
 }
@@ -39,15 +41,17 @@ export interface RunContext {
   source: Source | undefined;
 }
 
-export function describeRun(): RunContext {
-  return { started: new Date(), machine: describeMachine(), source: describeSource() };
+/** Describes a run of `suite`; TF.js's version is recorded only when the suite's peer is TF.js. */
+export function describeRun(suite: Suite): RunContext {
+  return { started: new Date(), machine: describeMachine(suite.peer.startsWith('TF.js')), source: describeSource() };
 }
 
 /** Describes the run in one line: machine, versions, load and commit. */
 export function formatRun(run: RunContext): string {
   const { machine, source } = run;
   const commit = source === undefined ? 'not a git checkout' : `commit ${source.commit.slice(0, 12)}${source.uncommittedChanges ? ' with uncommitted changes' : ''}`;
-  return `${machine.cpu}, ${machine.cores} cores, ${machine.os}, Node ${machine.node}, TF.js ${machine.tfjs}, load average ${machine.loadAverage.join(' ')}, ${commit}`;
+  const tfjs = machine.tfjs === undefined ? '' : `, TF.js ${machine.tfjs}`;
+  return `${machine.cpu}, ${machine.cores} cores, ${machine.os}, Node ${machine.node}${tfjs}, load average ${machine.loadAverage.join(' ')}, ${commit}`;
 }
 
 /** The commit that was measured, when the benchmarks run from a git checkout. */
