@@ -410,7 +410,9 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
   test('packed operand on 3 threads matches gemm', () => {
     backend.threads = 3;
     fc.assert(fc.property(problemArb(300), (problem) => checkPackedProblem(backend, problem)), { numRuns: 25 });
-    for (const [m, n, k] of [[16, 1024, 256], [16, 256, 1024], [300, 40, 50]]) {
+    // Rows of B 2 KiB apart (n = 512, 1024) are packed from 17 rows of A on and read in place up
+    // to 16; both must give gemmPacked's bits.
+    for (const [m, n, k] of [[16, 1024, 256], [16, 256, 1024], [300, 40, 50], [40, 512, 300], [17, 1024, 64], [128, 512, 40]]) {
       checkPackedProblem(backend, { m, n, k, layouts: ['contiguous', 'contiguous'], mask: 0, outKind: 'contiguous', accumulate: true, seed: n });
     }
     expect(backend.workerFailures).toEqual([]);
