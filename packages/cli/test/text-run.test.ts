@@ -78,6 +78,7 @@ describe('metagrad on real text', () => {
     const samples = readFileSync(join(report, 'samples.txt'), 'utf8');
     expect(samples).toContain('--- step 60,');
     expect(samples).toContain(`--- step 120, ${bits.toFixed(3)} bits per character on`);
+    expect(samples.match(/^--- step 120,/gm)).toHaveLength(1);
 
     const generate = (seed: string) => metagrad('generate', '--weights', weights, '--prompt', 'The whale', '--max-tokens', '40', '--seed', seed);
     const first = generate('1');
