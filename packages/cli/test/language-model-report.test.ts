@@ -1,12 +1,13 @@
 /**
  * The --report folder of `metagrad train lm`, written from a tiny real training run in-process.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMobyDick } from '@metagrad/data';
 import { type LanguageModelTrainingConfig, trainLanguageModel } from '../src/text/language-model-training';
 import { writeLanguageModelReport } from '../src/text/text-report';
+import { parse } from './command-line';
 
 let workDir: string;
 
@@ -61,5 +62,39 @@ describe('language model report', () => {
     const samples = readFileSync(join(dir, 'samples.txt'), 'utf8');
 
     expect(sampleSteps(samples)).toEqual([2, 4, 5]);
+  });
+});
+
+describe('train lm summary.json', () => {
+  /** Runs `train lm` in-process on a short text with tiny sizes and returns the parsed summary.json. */
+  async function trainedSummary(name: string, extraArgs: string[]): Promise<{ model: Record<string, unknown> }> {
+    const textPath = join(workDir, 'moby.txt');
+    writeFileSync(textPath, loadMobyDick().slice(0, 3_000));
+    const report = join(workDir, name);
+    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const { error } = await parse([
+        'train', 'lm', '--text', textPath, '--width', '8', '--layers', '1', '--context', '8', '--steps', '2', '--batch-size', '2',
+        '--eval-chars', '100', '--sample-length', '5', '--no-progress', '--report', report, ...extraArgs,
+      ]);
+      expect(error).toBeUndefined();
+    } finally {
+      log.mockRestore();
+    }
+    return JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8'));
+  }
+
+  test('lstm model has no heads', async () => {
+    const summary = await trainedSummary('lstm-summary', ['--arch', 'lstm']);
+
+    expect(summary.model.architecture).toBe('lstm');
+    expect(summary.model).not.toHaveProperty('heads');
+  });
+
+  test('transformer model records heads', async () => {
+    const summary = await trainedSummary('transformer-summary', ['--arch', 'transformer', '--heads', '2']);
+
+    expect(summary.model.architecture).toBe('transformer');
+    expect(summary.model.heads).toBe(2);
   });
 });

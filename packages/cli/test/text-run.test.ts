@@ -79,6 +79,7 @@ describe('metagrad on real text', () => {
     expect(samples).toContain('--- step 60,');
     expect(samples).toContain(`--- step 120, ${bits.toFixed(3)} bits per character on`);
     expect(samples.match(/^--- step 120,/gm)).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).model).not.toHaveProperty('heads');
 
     const generate = (seed: string) => metagrad('generate', '--weights', weights, '--prompt', 'The whale', '--max-tokens', '40', '--seed', seed);
     const first = generate('1');

@@ -82,11 +82,12 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
     contextLength: options.context ?? defaults.context,
     width: options.width ?? defaults.width,
     layers: options.layers ?? defaults.layers,
-    heads: options.heads,
+    // Only the Transformer has attention heads, so an LSTM's config, summary.json and weights metadata have no heads.
+    ...(options.arch === 'transformer' ? { heads: options.heads } : {}),
     dropout: options.dropout,
     seed: options.seed,
   };
-  if (model.architecture === 'transformer' && model.width % model.heads !== 0) throw new Error(`--heads ${model.heads} must divide --width ${model.width}`);
+  if (model.heads !== undefined && model.width % model.heads !== 0) throw new Error(`--heads ${model.heads} must divide --width ${model.width}`);
   const steps = options.steps ?? defaults.steps;
   const training: LanguageModelTrainingConfig = {
     steps,
