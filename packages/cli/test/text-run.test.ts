@@ -49,7 +49,9 @@ describe('metagrad on real text', () => {
     expect(run.stdout).toContain('precision');
     expect(run.stdout).toContain('confusion matrix');
     expect(readFileSync(join(report, 'confusion.svg'), 'utf8')).toContain('<svg');
-    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).epochs).toHaveLength(4);
+    const summary = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8'));
+    expect(summary.epochs).toHaveLength(4);
+    expect(summary.model).not.toHaveProperty('heads');
   }, 180_000);
 
   test('train transformer learns spam', () => {
@@ -58,7 +60,9 @@ describe('metagrad on real text', () => {
 
     expect(run.status).toBe(0);
     expect(finalAccuracy(run.stdout)).toBeGreaterThan(majorityShare + 0.07);
-    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).model.normFirst).toBe(true);
+    const { model } = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8'));
+    expect(model.normFirst).toBe(true);
+    expect(model.heads).toBe(2);
   }, 180_000);
 
   test('train lm and generate', () => {
