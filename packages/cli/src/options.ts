@@ -3,7 +3,7 @@
  * that names the expected form, so commander prints "error: option '--epochs <n>' argument 'x'
  * is invalid. ..." and exits with a non-zero code.
  */
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 /** Parses an integer >= 1. */
 export function positiveInteger(value: string): number {
@@ -53,4 +53,13 @@ export function nonNegativeNumber(value: string): number {
     throw new InvalidArgumentError('Expected a number of at least 0.');
   }
   return parsed;
+}
+
+/**
+ * Tells whether the user gave the option with attribute name `key` (such as 'learnInnerLr') instead
+ * of leaving it at its default, so that a check can reject an explicit flag but not the default.
+ */
+export function givenExplicitly(command: Command, key: string): boolean {
+  const source = command.getOptionValueSource(key);
+  return source !== undefined && source !== 'default';
 }

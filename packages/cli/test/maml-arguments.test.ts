@@ -36,6 +36,42 @@ describe('metagrad maml arguments', () => {
     expect(err).toContain(message);
   });
 
+  // A tiny run keeps each test short, and quiet, if the check ever stops firing.
+  const tinyRun = ['--iterations', '1', '--eval-tasks', '2', '--eval-steps', '1', '--no-progress'];
+
+  test.each([
+    ['sinusoid', 'reptile', 'whose inner steps always use the fixed --inner-lr'],
+    ['fewshot', 'reptile', 'whose inner steps always use the fixed --inner-lr'],
+    ['sinusoid', 'metasgd', 'which learns a step size for every parameter element instead'],
+    ['fewshot', 'metasgd', 'which learns a step size for every parameter element instead'],
+  ])('%s rejects learn-inner-lr with %s', async (command, algorithm, reason) => {
+    const run = parse(['maml', command, '--algo', algorithm, '--learn-inner-lr', ...tinyRun]);
+
+    await expect(run).rejects.toThrow(`--learn-inner-lr was given with --algo ${algorithm}, ${reason}; remove --learn-inner-lr, or choose --algo maml, fomaml or anil`);
+  });
+
+  test.each(['maml', 'reptile', 'metasgd'])('sinusoid accepts %s without learn-inner-lr', async (algorithm) => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const { error } = await parse(['maml', 'sinusoid', '--algo', algorithm, ...tinyRun]);
+
+      expect(error).toBeUndefined();
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  test('sinusoid accepts learn-inner-lr with maml', async () => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const { error } = await parse(['maml', 'sinusoid', '--algo', 'maml', '--learn-inner-lr', ...tinyRun]);
+
+      expect(error).toBeUndefined();
+    } finally {
+      log.mockRestore();
+    }
+  });
+
   test('fewshot rejects more ways than classes', async () => {
     await expect(parse(['maml', 'fewshot', '--ways', '11', '--no-progress'])).rejects.toThrow('--ways 11 is more than the 10 meta-test classes');
   });

@@ -84,6 +84,21 @@ describe('text command arguments', () => {
     await expect(parse(['train', 'transformer', '--width', '30', '--heads', '4', '--no-progress'])).rejects.toThrow('--heads 4 must divide --width 30');
   });
 
+  // A tiny run keeps the test short if the check ever stops firing.
+  const tinyLm = ['--steps', '1', '--width', '8', '--context', '8', '--no-progress'];
+
+  test('train lm rejects heads with lstm', async () => {
+    const run = parse(['train', 'lm', '--arch', 'lstm', '--heads', '2', ...tinyLm]);
+
+    await expect(run).rejects.toThrow('--heads 2 was given with --arch lstm, which has no attention heads; remove --heads, or add --arch transformer');
+  });
+
+  test('train lm rejects heads with default arch', async () => {
+    const run = parse(['train', 'lm', '--heads', '4', ...tinyLm]);
+
+    await expect(run).rejects.toThrow('--heads 4 was given with --arch lstm (the default), which has no attention heads');
+  });
+
   test('rejects a missing text file', async () => {
     await expect(parse(['train', 'lm', '--text', '/nonexistent/moby.txt', '--no-progress'])).rejects.toThrow('cannot read text file /nonexistent/moby.txt');
   });

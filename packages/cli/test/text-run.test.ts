@@ -49,7 +49,9 @@ describe('metagrad on real text', () => {
     expect(run.stdout).toContain('precision');
     expect(run.stdout).toContain('confusion matrix');
     expect(readFileSync(join(report, 'confusion.svg'), 'utf8')).toContain('<svg');
-    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).epochs).toHaveLength(4);
+    const summary = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8'));
+    expect(summary.epochs).toHaveLength(4);
+    expect(summary.model).not.toHaveProperty('heads');
   }, 180_000);
 
   test('train transformer learns spam', () => {
@@ -58,7 +60,9 @@ describe('metagrad on real text', () => {
 
     expect(run.status).toBe(0);
     expect(finalAccuracy(run.stdout)).toBeGreaterThan(majorityShare + 0.07);
-    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).model.normFirst).toBe(true);
+    const { model } = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8'));
+    expect(model.normFirst).toBe(true);
+    expect(model.heads).toBe(2);
   }, 180_000);
 
   test('train lm and generate', () => {
@@ -78,6 +82,8 @@ describe('metagrad on real text', () => {
     const samples = readFileSync(join(report, 'samples.txt'), 'utf8');
     expect(samples).toContain('--- step 60,');
     expect(samples).toContain(`--- step 120, ${bits.toFixed(3)} bits per character on`);
+    expect(samples.match(/^--- step 120,/gm)).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')).model).not.toHaveProperty('heads');
 
     const generate = (seed: string) => metagrad('generate', '--weights', weights, '--prompt', 'The whale', '--max-tokens', '40', '--seed', seed);
     const first = generate('1');

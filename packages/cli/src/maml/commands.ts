@@ -1,7 +1,7 @@
 /** The commands `metagrad maml sinusoid` and `metagrad maml fewshot`. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { integerAtLeastTwo, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { givenExplicitly, integerAtLeastTwo, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { prepareOutputPaths } from '../output-paths';
 import { ALGORITHMS, ALGORITHM_NAMES, type Algorithm } from './algorithms';
 import { runFewShot } from './fewshot';
@@ -77,7 +77,8 @@ export function addMamlCommand(program: Command): void {
     .option('--shots <n>', 'support points per task, K', positiveInteger, 10)
     .option('--eval-shots <list>', 'support-set sizes K to evaluate with, such as 5,10,20 (default: --shots)', integerList(1))
     .option('--report <dir>', 'write curves-k<K>.svg, loss.svg and summary.json into this directory')
-    .action(async (options: SinusoidOptions) => {
+    .action(async (options: SinusoidOptions, command: Command) => {
+      rejectIgnoredOptions(options, command);
       prepareOutputPaths(options);
       const config = {
         algorithm: options.algo,
@@ -142,7 +143,8 @@ export function addMamlCommand(program: Command): void {
     .option('--shots <n>', 'support images per class, K', positiveInteger, 1)
     .option('--queries <n>', 'query images per class', positiveInteger, 15)
     .option('--hidden <n>', 'width of the two hidden layers', positiveInteger, 64)
-    .action((options: FewShotOptions) => {
+    .action((options: FewShotOptions, command: Command) => {
+      rejectIgnoredOptions(options, command);
       const config = {
         dataset: options.dataset,
         algorithm: options.algo,
@@ -172,6 +174,18 @@ export function addMamlCommand(program: Command): void {
       console.log(`\naccuracy (%) on ${config.evalTasks} tasks of unseen classes (${config.queries} queries per class), mean ± 95% interval:\n`);
       console.log(formatResultTable([{ label, shots: config.shots, byStep: result.accuracy }], config.evalSteps, { digits: 2, scale: 100 }));
     });
+}
+
+/** Rejects --learn-inner-lr when given with an algorithm that would ignore it. */
+function rejectIgnoredOptions(options: CommonOptions, command: Command): void {
+  if (!givenExplicitly(command, 'learnInnerLr')) return;
+  const remedy = 'remove --learn-inner-lr, or choose --algo maml, fomaml or anil to learn one step size per layer and per step';
+  if (options.algo === 'reptile') {
+    throw new Error(`--learn-inner-lr was given with --algo reptile, whose inner steps always use the fixed --inner-lr; ${remedy}`);
+  }
+  if (options.algo === 'metasgd') {
+    throw new Error(`--learn-inner-lr was given with --algo metasgd, which learns a step size for every parameter element instead; ${remedy}`);
+  }
 }
 
 /** Tells whether the run learns its inner rates (Meta-SGD, or --learn-inner-lr). */

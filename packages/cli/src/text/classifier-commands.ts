@@ -23,7 +23,8 @@ interface ClassifierOptions {
   limit?: number;
   width: number;
   layers: number;
-  heads: number;
+  /** Absent for train lstm, which has no --heads option. */
+  heads?: number;
   dropout: number;
   readout?: TransformerReadout;
   normFirst?: boolean;
@@ -97,7 +98,7 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
 }
 
 async function runClassifierCommand(architecture: ClassifierArchitecture, options: ClassifierOptions): Promise<void> {
-  if (architecture === 'transformer' && options.width % options.heads !== 0) {
+  if (options.heads !== undefined && options.width % options.heads !== 0) {
     throw new Error(`--heads ${options.heads} must divide --width ${options.width}`);
   }
   prepareOutputPaths(options);
@@ -119,7 +120,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
     numClasses: task.classNames.length,
     width: options.width,
     layers: options.layers,
-    heads: options.heads ?? 1,
+    ...(options.heads !== undefined ? { heads: options.heads } : {}),
     maxLength: options.maxLen,
     dropout: options.dropout ?? 0,
     ...(options.readout ? { readout: options.readout } : {}),

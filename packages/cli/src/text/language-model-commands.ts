@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadMobyDick, readTextFile } from '@metagrad/data';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
+import { givenExplicitly, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { prepareOutputPaths } from '../output-paths';
 import { type LanguageModelTrainingConfig, trainLanguageModel } from './language-model-training';
 import { type LanguageModelArchitecture, type LanguageModelConfig, buildLanguageModel } from './language-models';
@@ -71,10 +71,14 @@ export function addTrainLanguageModelCommand(train: Command): void {
     .option('--save <file>', 'write the trained weights, with the tokenizer and sizes in their metadata, to this .safetensors file')
     .option('--report <dir>', 'write loss.svg, bpc.svg, samples.txt and summary.json into this directory')
     .option('--no-progress', 'do not draw progress bars')
-    .action(async (options: TrainLanguageModelOptions) => runTrainLanguageModel(options));
+    .action(async (options: TrainLanguageModelOptions, command: Command) => runTrainLanguageModel(options, command));
 }
 
-async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promise<void> {
+async function runTrainLanguageModel(options: TrainLanguageModelOptions, command: Command): Promise<void> {
+  if (options.arch !== 'transformer' && givenExplicitly(command, 'heads')) {
+    const arch = `--arch ${options.arch}${givenExplicitly(command, 'arch') ? '' : ' (the default)'}`;
+    throw new Error(`--heads ${options.heads} was given with ${arch}, which has no attention heads; remove --heads, or add --arch transformer to train a Transformer`);
+  }
   prepareOutputPaths(options);
   const defaults = ARCHITECTURE_DEFAULTS[options.arch];
   const model: Omit<LanguageModelConfig, 'vocabSize'> = {
@@ -82,11 +86,12 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions): Promis
     contextLength: options.context ?? defaults.context,
     width: options.width ?? defaults.width,
     layers: options.layers ?? defaults.layers,
-    heads: options.heads,
+    // Only the Transformer has attention heads, so an LSTM's config, summary.json and weights metadata have no heads.
+    ...(options.arch === 'transformer' ? { heads: options.heads } : {}),
     dropout: options.dropout,
     seed: options.seed,
   };
-  if (model.architecture === 'transformer' && model.width % model.heads !== 0) throw new Error(`--heads ${model.heads} must divide --width ${model.width}`);
+  if (model.heads !== undefined && model.width % model.heads !== 0) throw new Error(`--heads ${model.heads} must divide --width ${model.width}`);
   const steps = options.steps ?? defaults.steps;
   const training: LanguageModelTrainingConfig = {
     steps,

@@ -18,8 +18,8 @@ export interface LanguageModelConfig {
   width: number;
   /** Number of decoder blocks or LSTM layers. */
   layers: number;
-  /** Attention heads (Transformer only). */
-  heads: number;
+  /** Attention heads of the Transformer, absent for the LSTM. */
+  heads?: number;
   /** Dropout probability: inside the Transformer's blocks, or on the LSTM's output and between its layers. */
   dropout: number;
   seed: number;
@@ -52,6 +52,7 @@ export function buildLanguageModel(config: LanguageModelConfig): LanguageModel {
     };
   }
 
+  if (config.heads === undefined) throw new Error("the config of a transformer language model lacks 'heads', its number of attention heads; save it again with metagrad train lm --arch transformer --save");
   const model = transformerLM({
     vocabSize: config.vocabSize,
     dModel: config.width,

@@ -17,8 +17,8 @@ export interface ClassifierConfig {
   width: number;
   /** Number of LSTM or encoder layers. */
   layers: number;
-  /** Attention heads (Transformer only). */
-  heads: number;
+  /** Attention heads of the Transformer, absent for the LSTM. */
+  heads?: number;
   /** Maximum number of tokens per text. */
   maxLength: number;
   /** Dropout probability: inside the Transformer, or on the LSTM's embeddings, between its layers and before its head. */
@@ -52,6 +52,7 @@ export function buildTextClassifier(config: ClassifierConfig): TextClassifier {
     return { module: model, logits: (tokens, lengths) => model.forward(tokens, { lengths }) };
   }
 
+  if (config.heads === undefined) throw new Error("the config of a transformer classifier lacks 'heads', its number of attention heads");
   const model = transformerClassifier({
     vocabSize: config.vocabSize,
     dModel: config.width,

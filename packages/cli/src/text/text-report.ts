@@ -41,7 +41,10 @@ export async function writeLanguageModelReport(dir: string, result: LanguageMode
   ];
   files.write('bpc.svg', await renderSvg(lineChart({ title: 'Bits per character on held-out text', xTitle: 'step', yTitle: 'bits per character', points: heldOut })));
 
-  const samples = [...result.evaluations, result.final]
+  // When the run ends on a multiple of evalEvery, the last measurement during training and the final
+  // one are taken at the same step. samples.txt keeps only the final one, which reads all held-out text.
+  const duringTraining = result.evaluations.filter((e) => e.step !== result.final.step);
+  const samples = [...duringTraining, result.final]
     .filter((e) => e.sample !== undefined)
     .map((e) => `--- step ${e.step}, ${e.bitsPerCharacter.toFixed(3)} bits per character on ${e.characters.toLocaleString('en-US')} held-out characters ---\n${e.sample}\n`);
   files.write('samples.txt', samples.join('\n'));
