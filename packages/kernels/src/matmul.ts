@@ -5,7 +5,7 @@
  */
 import type { NdArray } from 'ndarray';
 import { broadcastShapes, broadcastStrides } from './broadcast';
-import { checkOut, commonDtype, KernelError } from './errors';
+import { checkNoOverlap, checkOut, commonDtype, KernelError } from './errors';
 import { forEachRow } from './elementwise';
 import { gemm, gemmBatch, type Matrix } from './gemm';
 import { type Dtype, type FloatArray, type StridedView, formatShape, zerosView } from './view';
@@ -59,16 +59,35 @@ export function matmul<T extends FloatArray>(a: StridedView<T>, b: StridedView<T
   const right = asMatrixStack(b, 'column');
   if (left.cols !== right.rows) throw innerDimensionError(a, b, left.cols, right.rows);
 
-  const batchShape = broadcastShapes(kernel, left.batchShape, right.batchShape);
+  const batchShape = broadcastBatchShapes(a, b, left.batchShape, right.batchShape);
   const resultShape = [...batchShape];
   if (a.shape.length > 1) resultShape.push(left.rows);
   if (b.shape.length > 1) resultShape.push(right.cols);
   const result = out ?? zerosView<T>(dtype, resultShape);
   if (out) checkOut(kernel, out, resultShape, dtype);
+  if (out) checkNoOverlap(kernel, out, { a, b });
 
   const outStack = outputStack(result, batchShape.length, a.shape.length > 1, b.shape.length > 1);
   multiplyStacks(left, right, outStack, batchShape, a, b, result);
   return result;
+}
+
+/**
+ * Returns the broadcast shape of the operands' batch axes (all but the last two), or throws
+ * naming the whole shapes: the batch axes alone, in broadcastShapes' message, hide which
+ * operands were meant.
+ */
+function broadcastBatchShapes(a: StridedView, b: StridedView, left: number[], right: number[]): number[] {
+  try {
+    return broadcastShapes('matmul', left, right);
+  } catch (error) {
+    if (!(error instanceof KernelError)) throw error;
+    throw new KernelError(
+      'matmul',
+      `batch axes differ: a is ${formatShape(a.shape)} and b is ${formatShape(b.shape)}, whose batch shapes ${formatShape(left)} and ${formatShape(right)} ` +
+        'cannot be broadcast (each batch axis must match or be 1); reshape one operand or add an axis of size 1',
+    );
+  }
 }
 
 /** The plain 2-D case, without the batch machinery: one GEMM. */
@@ -78,6 +97,7 @@ function matmul2d<T extends FloatArray>(a: StridedView<T>, b: StridedView<T>, dt
   if (k !== innerB) throw innerDimensionError(a, b, k, innerB);
   const result = out ?? zerosView<T>(dtype, [m, n]);
   if (out) checkOut('matmul', out, [m, n], dtype);
+  if (out) checkNoOverlap('matmul', out, { a, b });
 
   gemm(
     m, n, k,

@@ -181,7 +181,35 @@ describe.each(backends)('matmul on the %s backend', (backend) => {
   });
 
   test('incompatible batch axes are rejected', () => {
-    expect(() => matmul(makeView('float32', [2, 2, 2]), makeView('float32', [3, 2, 2]))).toThrow(/matmul: shapes \[2\] and \[3\] cannot be broadcast/);
+    expect(() => matmul(makeView('float32', [2, 2, 2]), makeView('float32', [3, 2, 2]))).toThrow(
+      'matmul: batch axes differ: a is [2, 2, 2] and b is [3, 2, 2], whose batch shapes [2] and [3] cannot be broadcast',
+    );
+  });
+
+  test('views reaching past their data are rejected', () => {
+    // A [2, 2] view over 3 elements, and a transposed one whose offset starts too late.
+    const short = ndarray(new Float32Array(3), [2, 2]);
+    expect(() => matmul(short, makeView('float32', [2, 2]))).toThrow(
+      'matmul: a of shape [2, 2], strides [2, 1] and offset 0 reads elements 0 to 3, but its data has 3',
+    );
+    const shifted = ndarray(new Float32Array(4), [2, 2], [1, 2], 1);
+    expect(() => matmul(makeView('float32', [2, 2]), shifted)).toThrow(/matmul: b of shape \[2, 2\], strides \[1, 2\] and offset 1 reads elements 1 to 4/);
+    const out = ndarray(new Float32Array(3), [2, 2]);
+    expect(() => matmul(makeView('float32', [2, 2]), makeView('float32', [2, 2]), out)).toThrow(/matmul: out of shape \[2, 2\]/);
+  });
+
+  test('out sharing memory with an operand is rejected', () => {
+    const a = makeView('float32', [3, 3]);
+    const b = makeView('float32', [3, 3]);
+    expect(() => matmul(a, b, a)).toThrow('matmul: out shares memory with a, which the result would overwrite while it is still read');
+    expect(() => matmul(a, b, b)).toThrow('matmul: out shares memory with b');
+    // Another part of the same buffer is fine.
+    const buffer = new Float32Array(18);
+    const operand = ndarray(buffer.subarray(0, 9), [3, 3]);
+    const separate = ndarray(buffer.subarray(9), [3, 3]);
+    operand.data.set([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    matmul(operand, operand, separate);
+    expect(toFlat(separate)).toEqual(toFlat(matmul(operand, operand)));
   });
 
   test('empty dimensions give empty or zero results', () => {
