@@ -88,7 +88,8 @@ export function getThreads(): number {
  */
 export function setThreads(count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > MAX_THREADS) {
-    throw new RangeError(`setThreads: count must be an integer from 1 to ${MAX_THREADS}, got ${count}`);
+    // JSON shows a string as one: setThreads('2') reports "2", not a bare 2 that looks valid.
+    throw new RangeError(`setThreads: count must be an integer from 1 to ${MAX_THREADS}, got ${JSON.stringify(count) ?? String(count)}`);
   }
   threadCount = count;
   if (wasm !== undefined) wasm.threads = count;

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { wasmFeatures } from '@metagrad/kernels';
+import { setThreads, wasmFeatures } from '@metagrad/kernels';
 
 const repositoryRoot = path.resolve(__dirname, '../../..');
 const packageDirectory = path.resolve(__dirname, '..');
@@ -93,5 +93,12 @@ describeWithSimd('compiled package with worker threads', () => {
 
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("METAGRAD_THREADS must be an integer from 1 to 32, got 'abc'");
+  });
+
+  test('setThreads rejects a count that is not an integer in range', () => {
+    expect(() => setThreads(0)).toThrow('setThreads: count must be an integer from 1 to 32, got 0');
+    expect(() => setThreads(1.5)).toThrow('got 1.5');
+    // A string shows in quotes, so that a count read from text is told apart from a number.
+    expect(() => setThreads('2' as unknown as number)).toThrow('got "2"');
   });
 });
