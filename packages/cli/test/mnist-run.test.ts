@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { loadMnist } from '@metagrad/data';
+import { loadSafetensors, saveSafetensors } from '@metagrad/models';
 
 const binary = join(__dirname, '..', 'bin', 'metagrad.js');
 let workDir: string;
@@ -114,6 +115,15 @@ describe('metagrad on MNIST', () => {
       writeFileSync(path, readFileSync(weights()).subarray(0, 100));
       return ['--weights', path, '--image', join(workDir, 'digit.png')];
     }, 'goes beyond the end of the file'],
+    ['weights with a NaN', () => {
+      // The trained weights with one value of the first convolution made NaN.
+      const path = join(workDir, 'nan.safetensors');
+      const { tensors, metadata } = loadSafetensors(weights());
+      const [name] = Object.keys(tensors);
+      tensors[name].data[3] = Number.NaN;
+      saveSafetensors(tensors, path, metadata);
+      return ['--weights', path, '--image', join(workDir, 'digit.png')];
+    }, "has 1 value(s) that are NaN or infinite, the first NaN at index 3; the run that saved it diverged"],
   ])('predict cnn rejects %s', (_case, makeArgs, message) => {
     const run = metagrad('predict', 'cnn', ...makeArgs());
     expect(run.status).toBe(1);

@@ -4,6 +4,7 @@
  * normalisation) in its metadata, and the optimizer's state in a second file beside it.
  */
 import { loadSafetensors, saveSafetensors, type Module, type Optimizer } from '@metagrad/models';
+import { rejectNonFiniteWeights } from '../finite-weights';
 
 /** What eval and predict need besides the weights. */
 export interface CheckpointInfo {
@@ -43,6 +44,7 @@ export function loadCheckpoint(path: string, model: Module, fallback: Checkpoint
   if (metadata.model && metadata.model !== fallback.model) {
     throw new Error(`weights file ${path} holds a '${metadata.model}' model, not '${fallback.model}'`);
   }
+  rejectNonFiniteWeights(path, tensors);
   try {
     model.loadStateDict(tensors);
   } catch (error) {
