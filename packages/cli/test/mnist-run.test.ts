@@ -124,6 +124,13 @@ describe('metagrad on MNIST', () => {
       saveSafetensors(tensors, path, metadata);
       return ['--weights', path, '--image', join(workDir, 'digit.png')];
     }, "has 1 value(s) that are NaN or infinite, the first NaN at index 3; the run that saved it diverged"],
+    ['weights missing a tensor', () => {
+      const path = join(workDir, 'missing.safetensors');
+      const { tensors, metadata } = loadSafetensors(weights());
+      delete tensors['0.bias'];
+      saveSafetensors(tensors, path, metadata);
+      return ['--weights', path, '--image', join(workDir, 'digit.png')];
+    }, 'does not fit the reference-cnn model: missing 0.bias; unexpected none. It was saved from another model or changed afterwards'],
   ])('predict cnn rejects %s', (_case, makeArgs, message) => {
     const run = metagrad('predict', 'cnn', ...makeArgs());
     expect(run.status).toBe(1);

@@ -4,7 +4,7 @@
  * normalisation) in its metadata, and the optimizer's state in a second file beside it.
  */
 import { loadSafetensors, saveSafetensors, type Module, type Optimizer } from '@metagrad/models';
-import { rejectNonFiniteWeights } from '../finite-weights';
+import { rejectMismatchedNames, rejectNonFiniteWeights } from '../weights-checks';
 
 /** What eval and predict need besides the weights. */
 export interface CheckpointInfo {
@@ -45,6 +45,7 @@ export function loadCheckpoint(path: string, model: Module, fallback: Checkpoint
     throw new Error(`weights file ${path} holds a '${metadata.model}' model, not '${fallback.model}'`);
   }
   rejectNonFiniteWeights(path, tensors);
+  rejectMismatchedNames(path, model, `the ${fallback.model} model`, tensors);
   try {
     model.loadStateDict(tensors);
   } catch (error) {

@@ -6,7 +6,7 @@
 import type { Tensor } from '@metagrad/autodiff';
 import { type Tokenizer, tokenizerFromJson } from '@metagrad/data';
 import { type Module, loadSafetensors, saveSafetensors } from '@metagrad/models';
-import { rejectNonFiniteWeights } from '../finite-weights';
+import { rejectMismatchedNames, rejectNonFiniteWeights } from '../weights-checks';
 
 /** Kinds of text models, as written in the `model` metadata entry. */
 export type TextModelKind = 'lstm-classifier' | 'transformer-classifier' | 'lstm-lm' | 'transformer-lm';
@@ -63,6 +63,7 @@ export function readTextCheckpoint(path: string): { info: TextCheckpointInfo; te
 /** Loads `tensors` into `model`, naming the file when they do not fit. */
 export function loadTextWeights(path: string, model: Module, tensors: Record<string, Tensor>): void {
   rejectNonFiniteWeights(path, tensors);
+  rejectMismatchedNames(path, model, 'its model', tensors);
   try {
     model.loadStateDict(tensors);
   } catch (error) {

@@ -1,5 +1,24 @@
-/** A check of loaded weights: every value must be a finite number. */
+/** Checks of a loaded weights file before a model takes it, with messages for the command line. */
 import type { Tensor } from '@metagrad/autodiff';
+import type { Module } from '@metagrad/models';
+
+/**
+ * Throws naming the weights file, the tensors that `model` expects but the file lacks, and those
+ * the file has but the model does not. Module.loadStateDict reports the same names, with advice
+ * meant for library code.
+ */
+export function rejectMismatchedNames(path: string, model: Module, description: string, tensors: Record<string, Tensor>): void {
+  const own = Object.keys(model.stateDict());
+  const missing = own.filter((name) => !(name in tensors));
+  const unexpected = Object.keys(tensors).filter((name) => !own.includes(name));
+  if (missing.length === 0 && unexpected.length === 0) return;
+
+  const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
+  throw new Error(
+    `weights file ${path} does not fit ${description}: missing ${list(missing)}; unexpected ${list(unexpected)}. ` +
+      'It was saved from another model or changed afterwards; use a file that the matching train command wrote with --save',
+  );
+}
 
 /**
  * Throws naming the weights file, the first tensor with a NaN or infinite value, and how many it
