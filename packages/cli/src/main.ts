@@ -1,5 +1,6 @@
 /** The `metagrad` command: its subcommands, and error handling that prints one clear line. */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import { getBackend, getThreads } from '@metagrad/kernels';
 import { addEvalCnnCommand, addPredictCnnCommand, addTrainCnnCommand } from './cnn/commands';
 import { addMamlCommand } from './maml/commands';
 import { addTrainTextClassifierCommands } from './text/classifier-commands';
@@ -17,7 +18,13 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput(output)
-    .showHelpAfterError('(add --help for the options)');
+    .showHelpAfterError('(add --help for the options)')
+    // An invalid METAGRAD_BACKEND or METAGRAD_THREADS is reported before a command starts, not at
+    // its first matrix product, after it has loaded its data and printed its first lines.
+    .hook('preAction', () => {
+      getBackend();
+      getThreads();
+    });
 
   const train = program.command('train').description('train a model and report its test accuracy');
   addTrainCnnCommand(train);

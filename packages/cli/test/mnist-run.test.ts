@@ -182,6 +182,16 @@ describe('metagrad on MNIST', () => {
     expect(save.stderr).toContain('--save was given an empty path; give a file name');
   });
 
+  test('an invalid thread setting fails before training', () => {
+    const run = spawnSync(process.execPath, [binary, 'train', 'cnn', '--no-progress'], { encoding: 'utf8', env: { ...process.env, METAGRAD_THREADS: '0' } });
+    const help = spawnSync(process.execPath, [binary, '--help'], { encoding: 'utf8', env: { ...process.env, METAGRAD_THREADS: '0' } });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("metagrad: METAGRAD_THREADS must be an integer from 1 to 32, got '0'");
+    expect(run.stdout).toBe('');
+    expect(help.status).toBe(0);
+  });
+
   test('a report folder that cannot be created fails at once', () => {
     // Every mkdir under /proc fails, which made Node's recursive mkdir loop forever.
     const args = ['train', 'lm', '--text', 'moby-dick', '--steps', '1', '--no-progress', '--report', '/proc/metagrad-report/run'];
