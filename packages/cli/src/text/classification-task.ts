@@ -21,17 +21,24 @@ export interface TextClassificationTask {
   test: EncodedTexts;
 }
 
-/** Options of `loadTextClassificationTask`. */
-export interface TextTaskOptions {
+/**
+ * What decides which texts train and which test. The same values give the same split, so a
+ * weights file that stores them can be evaluated on the texts its training run tested on.
+ */
+export interface TextSplitOptions {
   dataset: string;
   /** Share of each class held out for testing, in (0, 1). */
   testFraction: number;
   /** Seed of the split and of the subset. */
   seed: number;
-  /** Number of words in the vocabulary, besides padding and unknown. */
-  vocabularySize: number;
   /** Uses a stratified random subset of this many e-mails before splitting, for quick runs. */
   limit?: number;
+}
+
+/** Options of `loadTextClassificationTask`. */
+export interface TextTaskOptions extends TextSplitOptions {
+  /** Number of words in the vocabulary, besides padding and unknown. */
+  vocabularySize: number;
 }
 
 /**
@@ -40,18 +47,41 @@ export interface TextTaskOptions {
  * and encodes both parts.
  */
 export function loadTextClassificationTask(options: TextTaskOptions): TextClassificationTask {
+  const { dataset, trainIndices, testIndices } = splitTextDataset(options);
+  const tokenizer = WordTokenizer.fromTexts(trainIndices.map((index) => dataset.texts[index]), { maxWords: options.vocabularySize });
+  return {
+    name: dataset.name,
+    classNames: dataset.classNames,
+    tokenizer,
+    train: encodeTexts(dataset, trainIndices, tokenizer),
+    test: encodeTexts(dataset, testIndices, tokenizer),
+  };
+}
+
+/**
+ * Loads the test part of the split that `options` describe, as loadTextClassificationTask makes
+ * it, and encodes it with `tokenizer`: the one saved with a classifier's weights.
+ */
+export function loadTextTestSet(options: TextSplitOptions, tokenizer: Tokenizer): { name: string; classNames: string[]; test: EncodedTexts } {
+  const { dataset, testIndices } = splitTextDataset(options);
+  return { name: dataset.name, classNames: dataset.classNames, test: encodeTexts(dataset, testIndices, tokenizer) };
+}
+
+/** Loads a dataset and returns the dataset indices of its training and test texts. */
+function splitTextDataset(options: TextSplitOptions): { dataset: TextClassificationDataset; trainIndices: number[]; testIndices: number[] } {
   const dataset = loadTextDataset(options.dataset);
   const subset = options.limit === undefined ? allIndices(dataset) : subsetIndices(dataset, options.limit, options.seed);
   const split = stratifiedSplit(subset.map((index) => dataset.labels[index]), { testFraction: options.testFraction, seed: options.seed });
   const trainIndices = split.train.map((position) => subset[position]);
   const testIndices = split.test.map((position) => subset[position]);
+  return { dataset, trainIndices, testIndices };
+}
 
-  const tokenizer = WordTokenizer.fromTexts(trainIndices.map((index) => dataset.texts[index]), { maxWords: options.vocabularySize });
-  const encode = (indices: number[]): EncodedTexts => ({
+function encodeTexts(dataset: TextClassificationDataset, indices: number[], tokenizer: Tokenizer): EncodedTexts {
+  return {
     sequences: indices.map((index) => tokenizer.encode(dataset.texts[index])),
     labels: indices.map((index) => dataset.labels[index]),
-  });
-  return { name: dataset.name, classNames: dataset.classNames, tokenizer, train: encode(trainIndices), test: encode(testIndices) };
+  };
 }
 
 function loadTextDataset(name: string): TextClassificationDataset {

@@ -135,7 +135,8 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
   console.log(formatEvaluation(final, task.classNames));
 
   if (options.save) {
-    saveTextCheckpoint(options.save, result.classifier.module, { model: `${architecture}-classifier`, config: { ...model }, tokenizer: task.tokenizer, classNames: task.classNames });
+    const split = { dataset: options.dataset, testFraction: options.testFraction, seed: options.seed, ...(options.limit !== undefined ? { limit: options.limit } : {}) };
+    saveTextCheckpoint(options.save, result.classifier.module, { model: `${architecture}-classifier`, config: { ...model }, tokenizer: task.tokenizer, classNames: task.classNames, split });
     console.log(`saved weights, tokenizer and sizes to ${options.save}`);
   }
   if (options.report) {
