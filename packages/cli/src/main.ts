@@ -4,6 +4,7 @@ import { getBackend, getThreads } from '@metagrad/kernels';
 import { addEvalCnnCommand, addPredictCnnCommand, addTrainCnnCommand } from './cnn/commands';
 import { addMamlCommand } from './maml/commands';
 import { addTrainTextClassifierCommands } from './text/classifier-commands';
+import { addEvalTextClassifierCommands, addPredictTextClassifierCommands } from './text/classifier-use-commands';
 import { addGenerateCommand, addTrainLanguageModelCommand } from './text/language-model-commands';
 
 /**
@@ -33,9 +34,11 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
 
   const evaluate = program.command('eval').description('evaluate saved weights on a test set');
   addEvalCnnCommand(evaluate);
+  addEvalTextClassifierCommands(evaluate);
 
   const predict = program.command('predict').description('classify one input with saved weights');
   addPredictCnnCommand(predict);
+  addPredictTextClassifierCommands(predict);
 
   addMamlCommand(program);
   addGenerateCommand(program);
