@@ -7,6 +7,28 @@ describe('text command arguments', () => {
     for (const command of ['lstm', 'transformer', 'lm']) expect(out).toContain(command);
   });
 
+  test.each(['eval', 'predict'])('%s help lists the text classifiers', async (command) => {
+    const { out } = await parse([command, '--help']);
+
+    for (const architecture of ['cnn', 'lstm', 'transformer']) expect(out).toContain(architecture);
+  });
+
+  test.each(['lstm', 'transformer'])('eval %s help names each option', async (architecture) => {
+    const { out } = await parse(['eval', architecture, '--help']);
+
+    for (const text of ['--weights <file>', `metagrad train ${architecture} --save`, '--dataset', '--test-fraction', '--seed', '--limit', 'the one saved with the weights']) {
+      expect(out).toContain(text);
+    }
+  });
+
+  test.each(['lstm', 'transformer'])('predict %s help names each option', async (architecture) => {
+    const { out } = await parse(['predict', architecture, '--help']);
+
+    expect(out).toContain('--weights <file>');
+    expect(out).toContain('--text <text>');
+    expect(out).toContain('read as unknown');
+  });
+
   test('top-level help lists generate', async () => {
     expect((await parse(['--help'])).out).toContain('generate');
   });
@@ -68,6 +90,12 @@ describe('text command arguments', () => {
     [['train', 'lm', '--context', '0'], "option '--context <n>' argument '0' is invalid"],
     [['train', 'lm', '--max-minutes', 'soon'], "option '--max-minutes <m>' argument 'soon' is invalid"],
     [['train', 'lm', '--clip-norm', '0'], "option '--clip-norm <x>' argument '0' is invalid"],
+    [['eval', 'lstm'], "required option '--weights <file>' not specified"],
+    [['eval', 'transformer', '--weights', 'x.safetensors', '--dataset', 'imdb'], 'Allowed choices are spam-assassin.'],
+    [['eval', 'lstm', '--weights', 'x.safetensors', '--test-fraction', '0'], 'Expected a number between 0 and 1 (exclusive), such as 0.2.'],
+    [['eval', 'lstm', '--weights', 'x.safetensors', '--limit', '0'], "option '--limit <n>' argument '0' is invalid"],
+    [['predict', 'transformer', '--text', 'hello'], "required option '--weights <file>' not specified"],
+    [['predict', 'lstm', '--weights', 'x.safetensors'], "required option '--text <text>' not specified"],
     [['generate', '--prompt', 'Call me'], "required option '--weights <file>' not specified"],
     [['generate', '--weights', 'lm.safetensors'], "required option '--prompt <text>' not specified"],
     [['generate', '--weights', 'lm.safetensors', '--prompt', 'x', '--temperature', 'hot'], "option '--temperature <x>' argument 'hot' is invalid"],
