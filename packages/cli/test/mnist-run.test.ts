@@ -2,7 +2,7 @@
  * Runs the real `metagrad` binary on real MNIST, as a user would. The binary runs the compiled
  * code in dist/, which `npm test` builds before Jest starts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +180,18 @@ describe('metagrad on MNIST', () => {
     expect(report.stderr).toContain('--report was given an empty path; give a folder');
     expect(save.status).toBe(1);
     expect(save.stderr).toContain('--save was given an empty path; give a file name');
+  });
+
+  test('output into a closed pipe ends quietly', async () => {
+    // The reading end closes before the help text is written, as `metagrad ... | head` does.
+    const child = spawn(process.execPath, [binary, 'maml', 'sinusoid', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    expect(stderr).not.toContain('EPIPE');
+    expect(status).toBe(0);
   });
 
   test('an invalid thread setting fails before training', () => {
