@@ -6,6 +6,9 @@ import {
 /** Names accepted by --dataset. */
 export const TEXT_DATASETS = ['spam-assassin'] as const;
 
+/** Share of each class that `train lstm|transformer` holds out for testing unless --test-fraction says otherwise. */
+export const DEFAULT_TEST_FRACTION = 0.2;
+
 /** Encoded texts and their labels. */
 export interface EncodedTexts {
   sequences: number[][];
@@ -75,6 +78,12 @@ function splitTextDataset(options: TextSplitOptions): { dataset: TextClassificat
   const trainIndices = split.train.map((position) => subset[position]);
   const testIndices = split.test.map((position) => subset[position]);
   return { dataset, trainIndices, testIndices };
+}
+
+/** Returns the error for a split that leaves no texts for `part` ('training' or 'testing'). */
+export function emptySplitError(split: TextSplitOptions, part: string): Error {
+  const limit = split.limit ? ` with --limit ${split.limit}` : '';
+  return new Error(`--test-fraction ${split.testFraction}${limit} leaves no texts for ${part}; choose a fraction nearer 0.5 or a larger --limit`);
 }
 
 function encodeTexts(dataset: TextClassificationDataset, indices: number[], tokenizer: Tokenizer): EncodedTexts {

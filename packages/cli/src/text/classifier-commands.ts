@@ -5,7 +5,7 @@ import { TRANSFORMER_READOUTS, type TransformerReadout } from '@metagrad/models'
 import { nonNegativeNumber, positiveInteger, positiveNumber, seedNumber } from '../options';
 import { prepareOutputPaths } from '../output-paths';
 import { type ClassifierEvaluation, trainTextClassifier } from './classifier-training';
-import { TEXT_DATASETS, loadTextClassificationTask } from './classification-task';
+import { DEFAULT_TEST_FRACTION, TEXT_DATASETS, emptySplitError, loadTextClassificationTask } from './classification-task';
 import { dropoutProbability, probability, smoothingShare } from './text-options';
 import { saveTextCheckpoint } from './text-checkpoint';
 import { type ClassifierArchitecture, type ClassifierConfig } from './text-classifiers';
@@ -63,7 +63,7 @@ function addClassifierCommand(train: Command, architecture: ClassifierArchitectu
     .option('--batch-size <n>', 'texts per optimizer step', positiveInteger, 32)
     .option('--lr <x>', 'peak learning rate of Adam, after a warm-up over a tenth of the steps (at most 100), decayed along a cosine to a twentieth', positiveNumber, defaults.lr)
     .option('--seed <n>', 'seed of the split, the initial weights and the batch order', seedNumber, 0)
-    .option('--test-fraction <x>', 'share of each class held out for testing, between 0 and 1', probability, 0.2)
+    .option('--test-fraction <x>', 'share of each class held out for testing, between 0 and 1', probability, DEFAULT_TEST_FRACTION)
     .option('--vocab-size <n>', 'number of most frequent training words in the vocabulary, besides padding and unknown', positiveInteger, 10_000)
     .option('--limit <n>', 'use a random subset of n texts with the class shares of the whole dataset (default: all)', positiveInteger)
     .option('--width <n>', architecture === 'lstm' ? 'embedding and hidden size of the LSTM layers' : 'model width (dModel) of the encoder', positiveInteger, defaults.width)
@@ -105,9 +105,7 @@ async function runClassifierCommand(architecture: ClassifierArchitecture, option
   const loadStarted = performance.now();
   const task = loadTextClassificationTask({ dataset: options.dataset, testFraction: options.testFraction, seed: options.seed, vocabularySize: options.vocabSize, limit: options.limit });
   for (const [part, texts] of [['training', task.train.sequences.length], ['testing', task.test.sequences.length]] as const) {
-    if (texts === 0) {
-      throw new Error(`--test-fraction ${options.testFraction}${options.limit ? ` with --limit ${options.limit}` : ''} leaves no texts for ${part}; choose a fraction nearer 0.5 or a larger --limit`);
-    }
+    if (texts === 0) throw emptySplitError(options, part);
   }
   console.log(
     `${task.name}: training on ${task.train.sequences.length.toLocaleString('en-US')} texts, testing on ${task.test.sequences.length.toLocaleString('en-US')}, ` +

@@ -6,7 +6,7 @@ import { evaluating } from '../evaluation-mode';
 import { givenExplicitly, positiveInteger, seedNumber } from '../options';
 import { formatEvaluation } from './classifier-commands';
 import { evaluateTextClassifier } from './classifier-training';
-import { TEXT_DATASETS, type TextSplitOptions, loadTextTestSet } from './classification-task';
+import { DEFAULT_TEST_FRACTION, TEXT_DATASETS, type TextSplitOptions, emptySplitError, loadTextTestSet } from './classification-task';
 import { type TextCheckpointInfo, loadTextWeights, readTextCheckpoint } from './text-checkpoint';
 import { type ClassifierArchitecture, type ClassifierConfig, type TextClassifier, buildTextClassifier } from './text-classifiers';
 import { probability } from './text-options';
@@ -66,9 +66,7 @@ function runEvalClassifier(architecture: ClassifierArchitecture, options: EvalCl
   if (task.classNames.join('\n') !== classNames.join('\n')) {
     throw new Error(`weights file ${options.weights} has the classes ${classNames.join(', ')}, but dataset ${split.dataset} has ${task.classNames.join(', ')}; evaluate it on the dataset it was trained on`);
   }
-  if (task.test.sequences.length === 0) {
-    throw new Error(`--test-fraction ${split.testFraction}${split.limit ? ` with --limit ${split.limit}` : ''} leaves no texts for testing; choose a fraction nearer 0.5 or a larger --limit`);
-  }
+  if (task.test.sequences.length === 0) throw emptySplitError(split, 'testing');
 
   const limit = split.limit === undefined ? '' : ` --limit ${split.limit}`;
   console.log(`${task.name}: testing on ${task.test.sequences.length.toLocaleString('en-US')} texts (--test-fraction ${split.testFraction} --seed ${split.seed}${limit})`);
@@ -83,7 +81,7 @@ function runEvalClassifier(architecture: ClassifierArchitecture, options: EvalCl
  * warning, because its training run may have used other values.
  */
 function chooseSplit(options: EvalClassifierOptions, command: Command, info: TextCheckpointInfo, config: ClassifierConfig): TextSplitOptions {
-  const saved: TextSplitOptions = info.split ?? { dataset: 'spam-assassin', testFraction: 0.2, seed: config.seed };
+  const saved: TextSplitOptions = info.split ?? { dataset: 'spam-assassin', testFraction: DEFAULT_TEST_FRACTION, seed: config.seed };
   const limit = options.limit ?? saved.limit;
   const split: TextSplitOptions = {
     dataset: options.dataset ?? saved.dataset,
@@ -96,7 +94,7 @@ function chooseSplit(options: EvalClassifierOptions, command: Command, info: Tex
   if (info.split === undefined && !overridden) {
     process.stderr.write(
       `metagrad: weights file ${options.weights} does not record the split it was trained on, so eval tests on the default split of train ` +
-        `(--test-fraction 0.2 --seed ${config.seed}, all texts); give --test-fraction and --limit if the training run changed them\n`,
+        `(--test-fraction ${DEFAULT_TEST_FRACTION} --seed ${config.seed}, all texts); give --test-fraction and --limit if the training run changed them\n`,
     );
   }
   return split;
