@@ -50,7 +50,8 @@ function mapBinary<T extends FloatArray>(
 
   const blocks = isContiguous(result) ? operandBlocks(a, b, result.shape) : undefined;
   if (blocks !== undefined) {
-    if (!(vector && runVector(vector, a, b, result, blocks))) mapBlocks(row, a, b, result, blocks);
+    const ranOnWasm = vector !== undefined && runVector(vector, a, b, result, blocks);
+    if (!ranOnWasm) mapBlocks(row, a, b, result, blocks);
     return result;
   }
 

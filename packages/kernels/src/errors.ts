@@ -71,8 +71,8 @@ function elementRange(view: StridedView<ArrayLike<number>>): { lowest: number; h
   let lowest = view.offset;
   let highest = view.offset;
   for (let axis = 0; axis < view.shape.length; axis++) {
-    const reach = (view.shape[axis] - 1) * view.stride[axis];
     if (view.shape[axis] === 0) return { lowest: 0, highest: -1 };
+    const reach = (view.shape[axis] - 1) * view.stride[axis];
     if (reach < 0) lowest += reach;
     else highest += reach;
   }
@@ -98,8 +98,8 @@ export function checkNoOverlap(kernel: string, out: StridedView, inputs: Record<
 /** Returns the bytes, [start, end) within the data's buffer, between a view's lowest and highest element. */
 function byteRange(view: StridedView): { start: number; end: number } {
   const { lowest, highest } = elementRange(view);
-  const size = view.data.BYTES_PER_ELEMENT;
   if (highest < lowest) return { start: 0, end: 0 };
+  const size = view.data.BYTES_PER_ELEMENT;
   return { start: view.data.byteOffset + lowest * size, end: view.data.byteOffset + (highest + 1) * size };
 }
 

@@ -298,7 +298,7 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
 
   test('row chunks finish without absent workers', () => {
     // A thread that never starts leaves its share of the rows to the others. Here the calling
-    // thread computes the whole job by itself, although its arguments say that three threads share it.
+    // thread computes the whole job by itself, although its threads argument is 3.
     const [m, n, k] = [70, 50, 300];
     backend.withArena(() => {
       const [a, b, packed, byChunks, byGemm, words] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 4]);

@@ -98,7 +98,7 @@ describeWithSimd('compiled package with worker threads', () => {
   test('setThreads rejects a count that is not an integer in range', () => {
     expect(() => setThreads(0)).toThrow('setThreads: count must be an integer from 1 to 32, got 0');
     expect(() => setThreads(1.5)).toThrow('got 1.5');
-    // A string shows in quotes, so that a count read from text is told apart from a number.
+    // A string is shown in quotes, so that a count read from text is distinguished from a number.
     expect(() => setThreads('2' as unknown as number)).toThrow('got "2"');
   });
 });

@@ -20,6 +20,7 @@ const D = 8;
 /** Lanes 2 and 3 of a float32 vector moved to lanes 0 and 1, for promote_low_f32x4. */
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
+/** Returns the kernel sumRows(x, outer, reduced, inner, totals, out) described at the top of this file. */
 export function sumRowsKernel(): FunctionDefinition {
   const fn = new FunctionBuilder('sumRows');
   const x = fn.param('x');

@@ -48,6 +48,9 @@ export const controlLayout = {
   functions: ['gemm', 'gemmPackedB', 'gemmRowChunks', 'im2col', 'col2im'] as JobFunction[],
 };
 
+/** Words of the shared counters from controlLayout.counters: rows ready, groups claimed and packed, rows claimed. */
+const COUNTER_WORDS = 4;
+
 /** Kernels that threads can run a part of. */
 export type JobFunction = 'gemm' | 'gemmPackedB' | 'gemmRowChunks' | 'im2col' | 'col2im';
 
@@ -140,15 +143,19 @@ export class ThreadPool {
   readyWorkers(limit: number): number[] {
     const ready: number[] = [];
     for (let index = 0; index < this.workers.length && ready.length < limit; index++) {
-      if (this.workers[index] !== undefined && Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1) ready.push(index);
+      if (this.workers[index] !== undefined && this.isReady(index)) ready.push(index);
     }
     return ready;
   }
 
   /** Returns the number of workers that have started and are not ready yet, failed ones excluded. */
   startingWorkers(): number {
-    const ready = (index: number) => Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1;
-    return this.workers.filter((worker, index) => worker !== undefined && !ready(index)).length;
+    return this.workers.filter((worker, index) => worker !== undefined && !this.isReady(index)).length;
+  }
+
+  /** Tells whether worker `index` has set its record's ready word, which worker.js does once it serves jobs. */
+  private isReady(index: number): boolean {
+    return Atomics.load(this.control, this.record(index) + controlLayout.ready) === 1;
   }
 
   /** Errors of workers that failed to start or crashed; they take no more jobs. */
@@ -175,9 +182,9 @@ export class ThreadPool {
    */
   resetCounters(rowsReady: number): number {
     const first = controlLayout.counters;
-    this.control.fill(0, first + 1, first + 4);
+    this.control.fill(0, first + 1, first + COUNTER_WORDS);
     Atomics.store(this.control, first, rowsReady);
-    return first * 4;
+    return first * Int32Array.BYTES_PER_ELEMENT;
   }
 
   /** Publishes that A's first `count` rows are in WebAssembly memory. */

@@ -160,11 +160,11 @@ export class WasmBackend {
       // chunks of rows. With fewer rows than two chunks, or no room for that copy, the product
       // runs on this thread.
       const tall = m >= n;
-      const shared = !tall || (m >= 2 * MIN_CHUNK_ROWS && this.runtime.fits(k * roundUpToPanels(n)));
+      const pitch = roundUpToPanels(n);
+      const shared = !tall || (m >= 2 * MIN_CHUNK_ROWS && this.runtime.fits(k * pitch));
       const workers = shared ? this.workersFor(m * n * k) : [];
-      const inRowChunks = tall && workers.length > 0;
       // Allocated before the view of memory is taken, because an allocation may grow it.
-      const packedB = inRowChunks ? this.runtime.allocate(k * roundUpToPanels(n)) : 0;
+      const packedB = tall && workers.length > 0 ? { address: this.runtime.allocate(k * pitch), k, n, pitch } : undefined;
       const floats = this.runtime.floatView();
       if (workers.length === 0) {
         this.copyIn(aPlace, a, m, k, floats);
@@ -174,7 +174,7 @@ export class WasmBackend {
         return;
       }
       const operands = { a, aPlace, b, bPlace, c, cAddress, ldc, cResident, accumulate };
-      if (inRowChunks) this.runInRowChunks(m, n, k, operands, packedB, floats, workers);
+      if (packedB !== undefined) this.runInRowChunks(m, operands, packedB, floats, workers);
       else this.runInColumnParts(m, n, k, operands, floats, workers);
     } finally {
       this.runtime.release(top);
@@ -183,8 +183,8 @@ export class WasmBackend {
 
   /**
    * Runs a GEMM at least as tall as it is wide on this thread and `workers` together, with
-   * gemmRowChunks (gemm-kernels.ts): the threads pack B into `packedB` (k × n rounded up to whole
-   * panels) group by group, then claim chunks of rows of C until none is left. A thread that the
+   * gemmRowChunks (gemm-kernels.ts): the threads pack B into the space `packedB` reserves (its
+   * address, k and n, and `pitch` columns of whole panels) group by group, then claim chunks of rows of C until none is left. A thread that the
    * operating system runs slowly takes fewer chunks, so no thread waits long for another. The
    * steps:
    *   1. Copy B, and A too if its rows cannot be copied a block at a time (column-major A).
@@ -193,7 +193,8 @@ export class WasmBackend {
    *      own rows of A.
    *   4. Join the job, then wait for the workers (threads.ts), and copy C out.
    */
-  private runInRowChunks(m: number, n: number, k: number, g: ThreadedGemm, packedB: number, floats: Float32Array, workers: number[]): void {
+  private runInRowChunks(m: number, g: ThreadedGemm, packedB: PackedOperand, floats: Float32Array, workers: number[]): void {
+    const { k, n } = packedB;
     const pool = this.pool!;
     const aInRows = rowsCopyable(g.aPlace, g.a, k);
 
@@ -207,7 +208,7 @@ export class WasmBackend {
       m, n, k,
       g.aPlace.address, g.aPlace.rowStride, g.aPlace.colStride,
       g.bPlace.address, g.bPlace.rowStride, g.bPlace.colStride,
-      packedB, roundUpToPanels(n), g.cAddress, g.ldc, g.cResident && g.accumulate ? 1 : 0,
+      packedB.address, packedB.pitch, g.cAddress, g.ldc, g.cResident && g.accumulate ? 1 : 0,
       this.runtime.workspace(t), counters, workers.length + 1,
     ]);
     const generation = pool.post('gemmRowChunks', args, workers);
@@ -654,7 +655,7 @@ export class WasmBackend {
   }
 }
 
-/** A k×n matrix packed in WebAssembly memory by packOperand, its panels `pitch` columns wide in all. */
+/** A k×n matrix packed in WebAssembly memory (by packOperand, or by the threads of gemmRowChunks), its panels `pitch` columns wide in all. */
 export interface PackedOperand {
   address: number;
   k: number;
