@@ -301,39 +301,74 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
     // thread computes the whole job by itself, although its threads argument is 3.
     const [m, n, k] = [70, 50, 300];
     backend.withArena(() => {
-      const [a, b, packed, byChunks, byGemm, words] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 4]);
+      const [a, b, packed, byChunks, byGemm, words] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 5]);
       a.set(pseudoRandom(m * k, 5));
       b.set(pseudoRandom(k * n, 6));
       const address = (view: Float32Array) => view.byteOffset;
-      // Rows of A ready, groups of B claimed and packed, rows of C claimed.
-      const counters = new Int32Array(words.buffer, words.byteOffset, 4);
-      counters.set([m, 0, 0, 0]);
+      // Rows of A ready, units of B claimed and packed, rows of C claimed, rows of B ready.
+      const counters = new Int32Array(words.buffer, words.byteOffset, 5);
+      counters.set([m, 0, 0, 0, k]);
       backend.runtime.exports.gemmRowChunks(
         m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
-        address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3,
+        address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3, 0, 0,
       );
       backend.runtime.exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0);
       expect(Array.from(byChunks)).toEqual(Array.from(byGemm));
-      // The one group of B was claimed, then one more claim found none left.
-      expect(Array.from(counters)).toEqual([m, 2, 1, m]);
+      // The 4 panels of B in 5 units of rows each were claimed, then one more claim found none left.
+      expect(Array.from(counters)).toEqual([m, 21, 20, m, k]);
+    });
+  });
+
+  test('row chunks one at a time mark the rows they computed', () => {
+    // The calling thread of a job copies C out between chunks: it computes one chunk per call,
+    // and once a chunk is done, the word of its first row contains its row count.
+    const [m, n, k] = [70, 50, 300];
+    backend.withArena(() => {
+      const [a, b, packed, byChunks, byGemm, words, marks] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 5, m]);
+      a.set(pseudoRandom(m * k, 7));
+      b.set(pseudoRandom(k * n, 8));
+      const address = (view: Float32Array) => view.byteOffset;
+      const counters = new Int32Array(words.buffer, words.byteOffset, 5);
+      const done = new Int32Array(marks.buffer, marks.byteOffset, m);
+      counters.set([m, 0, 0, 0, k]);
+      done.fill(0);
+      const claimedAfterEachCall: number[] = [];
+      while (counters[3] < m) {
+        backend.runtime.exports.gemmRowChunks(
+          m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
+          address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3, done.byteOffset, 1,
+        );
+        claimedAfterEachCall.push(counters[3]);
+      }
+      backend.runtime.exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0);
+      expect(Array.from(byChunks)).toEqual(Array.from(byGemm));
+
+      // Chunks of 1 / (2 × 3) of the rows left, rounded up to whole tiles, at least MIN_CHUNK_ROWS.
+      expect(claimedAfterEachCall).toEqual([12, 22, 30, 38, 44, 50, 54, 58, 62, 66, 70]);
+      const chunkStarts = [0, ...claimedAfterEachCall.slice(0, -1)];
+      expect(Array.from(done).flatMap((rows, row) => (rows > 0 ? [[row, rows]] : []))).toEqual(chunkStarts.map((row, i) => [row, claimedAfterEachCall[i] - row]));
     });
   });
 
   test('a copy that throws leaves no worker waiting', () => {
-    // A detached A throws while it is copied, after the workers got their parts and wait for its
-    // rows. Later products on the same threads must run and be right.
-    for (const [m, n] of [[300, 200], [40, 1500]]) {
+    // A detached A or B throws while it is copied, after the workers got their parts and wait
+    // for its rows. Later products on the same threads must run and be right.
+    const cases: Array<[number, number, 'a' | 'b']> = [[300, 200, 'a'], [300, 200, 'b'], [40, 1500, 'a']];
+    for (const [m, n, which] of cases) {
       const k = 120;
-      const detached = new Float32Array(m * k);
+      const detached = new Float32Array(which === 'a' ? m * k : k * n);
       structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      const a = inputView('float32', [m, k], pseudoRandom(m * k, 1), 'contiguous');
       const b = inputView('float32', [k, n], pseudoRandom(k * n, 2), 'contiguous');
       const c = outView('float32', [m, n], 'contiguous')!;
+      const [aBroken, bBroken] = which === 'a'
+        ? [{ data: detached, offset: 0, rowStride: k, colStride: 1 }, asMatrix(b)]
+        : [asMatrix(a), { data: detached, offset: 0, rowStride: n, colStride: 1 }];
       backend.threads = 2;
-      expect(() => backend.gemm(m, n, k, { data: detached, offset: 0, rowStride: k, colStride: 1 }, asMatrix(b), asMatrix(c), false)).toThrow(/detached/);
+      expect(() => backend.gemm(m, n, k, aBroken, bBroken, asMatrix(c), false)).toThrow(/detached/);
       // No part is still running: the call waited for the workers before it threw.
       expect(Atomics.load(new Int32Array(backend.runtime.memory.buffer, 0, controlLayout.words), controlLayout.pending)).toBe(0);
 
-      const a = inputView('float32', [m, k], pseudoRandom(m * k, 1), 'contiguous');
       backend.gemm(m, n, k, asMatrix(a), asMatrix(b), asMatrix(c), false);
       expectClose(toFlat(c), referenceGemm(toFlat(a), toFlat(b), m, k, n), 1e-5, 2e-6 * k);
     }

@@ -332,36 +332,51 @@ export function gemmPackedBKernel(): FunctionDefinition {
   ]);
 }
 
-/** Columns of B that one claim of gemmRowChunks packs: four panels. */
-export const COLUMNS_PER_CLAIM = 4 * NR;
+/**
+ * Rows of B in one packing unit of gemmRowChunks: a unit is this many rows (fewer at the end of
+ * B) of one panel of NR columns. The main thread copies B into WebAssembly memory after the
+ * workers start, and a unit waits only for its own rows.
+ */
+export const PACKING_UNIT_ROWS = 64;
 
 /**
- * Byte offsets, from gemmRowChunks' `counters` argument, of the four i32 counters through which
+ * Byte offsets, from gemmRowChunks' `counters` argument, of the five i32 counters through which
  * the threads of one job share its work. The caller sets them before any thread starts.
  */
 export const rowChunkCounters = {
   /** Rows of A in place, from the top (see gemm's rowsReady); m when A is whole. */
   rowsReady: 0,
-  /** Groups of COLUMNS_PER_CLAIM columns of B claimed for packing, and packed; both start at 0. */
-  groupsClaimed: 4,
-  groupsPacked: 8,
+  /** Packing units of B claimed, and packed; both start at 0. */
+  unitsClaimed: 4,
+  unitsPacked: 8,
   /** Rows of C claimed, from the top; starts at 0. */
   rowsClaimed: 12,
+  /** Rows of B in place, from the top; k when B is whole. */
+  bRowsReady: 16,
 };
 
-/** The minimum rows of C that gemmRowChunks claims at once, unless fewer are left. */
-export const MIN_CHUNK_ROWS = 8;
+/**
+ * The minimum rows of C that gemmRowChunks claims at once, unless fewer are left. The last
+ * chunks decide how long one thread waits for the others at the end: a 4-row chunk of a
+ * 256×256×256 product is about 13 µs on one thread here.
+ */
+const MIN_CHUNK_ROWS = 4;
 
 /**
- * gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads)
+ * gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads, doneRows, chunkLimit)
  * computes C = A·B, or C += A·B, like gemm, with each of the `threads` threads of a job calling
  * it with the same arguments except its own workspace. The threads share the work through the
  * counters at byte address `counters` (rowChunkCounters). Each thread:
- *   1. claims groups of B's columns and packs them into `packedB`, for every depth block, in the
- *      layout gemmPackedB reads (`pitch` columns, a multiple of 16 at least n), until none is left;
- *   2. waits until every group is packed;
+ *   1. claims units of B (PACKING_UNIT_ROWS rows of one panel), waits until their rows of B are
+ *      in place, and packs them into `packedB`, until none is left. The layout is the one
+ *      gemmPackedB reads, `pitch` columns wide (a multiple of 16, at least n);
+ *   2. waits until every unit is packed;
  *   3. claims a chunk of the rows of C left, waits until its rows of A are in place, computes it
- *      with gemmPackedB, and starts again, until no row is left.
+ *      with gemmPackedB, and starts again, until no row is left, or until it has computed
+ *      `chunkLimit` chunks in this call when that is not 0.
+ * When `doneRows` is not 0, it is the byte address of m words, zero before the job, and a thread
+ * that has computed the chunk from row r adds the chunk's row count to word r. The main thread
+ * calls with a limit of one chunk and copies the rows done out of C between its chunks.
  * A chunk is 1 / (2 × threads) of the rows left, from MIN_CHUNK_ROWS to MC rows ("guided"
  * scheduling). Chunks shrink towards the end, so the thread that finishes last ends soon after
  * the others. A thread that is slow, or does not start, leaves more chunks to the others. Which
@@ -387,41 +402,65 @@ export function gemmRowChunksKernel(): FunctionDefinition {
   const workspace = fn.param('workspace');
   const counters = fn.param('counters');
   const threads = fn.param('threads');
-  const groups = fn.local('groups');
+  const doneRows = fn.param('doneRows');
+  const chunkLimit = fn.param('chunkLimit');
+  const panels = fn.local('panels');
+  const units = fn.local('units');
+  const unit = fn.local('unit');
+  const slab = fn.local('slab');
   const firstCol = fn.local('firstCol');
   const cols = fn.local('cols');
+  const row = fn.local('row');
+  const lastRow = fn.local('lastRow');
   const pc = fn.local('pc');
   const kc = fn.local('kc');
+  const pieceEnd = fn.local('pieceEnd');
   const depthStep = fn.local('depthStep');
   const firstRow = fn.local('firstRow');
   const rows = fn.local('rows');
   const seen = fn.local('seen');
+  const chunks = fn.local('chunks');
 
   const counter = (offset: number): Code => i32.add(local.get(counters), i32.const(offset));
   const claim = (offset: number): Code => i32.atomic.rmw.add(counter(offset), i32.const(1));
   const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
 
-  const [packed, packing, waiting, computed, computing, claiming, copying] = ['packed', 'packing', 'waiting', 'computed', 'computing', 'claiming', 'copying'].map((name) => new Label(name));
+  const [packed, packing, bWaiting, pieces, waiting, computed, computing, claiming, copying] =
+    ['packed', 'packing', 'bWaiting', 'pieces', 'waiting', 'computed', 'computing', 'claiming', 'copying'].map((name) => new Label(name));
 
-  // A group is COLUMNS_PER_CLAIM columns from firstCol. Depth block pc starts pc × pitch floats
-  // into packedB, and the panel of column firstCol starts firstCol × kc floats into the block.
-  const packGroups: Code = block(packed, loop(packing,
-    local.set(firstCol, i32.mul(claim(rowChunkCounters.groupsClaimed), i32.const(COLUMNS_PER_CLAIM))),
-    br_if(packed, i32.ge_u(local.get(firstCol), local.get(n))),
-    local.set(cols, minS(i32.const(COLUMNS_PER_CLAIM), i32.sub(local.get(n), local.get(firstCol)))),
-    forLoop(pc, i32.const(0), local.get(k), local.get(depthStep),
+  // Unit u is rows [row, lastRow) of the panel from column firstCol, with slab = u / panels
+  // and row = slab × PACKING_UNIT_ROWS. A piece of its rows ends where a depth block ends.
+  // Depth block pc starts pc × pitch floats into packedB, the panel of column firstCol starts
+  // firstCol × kc floats into the block, and row r starts (r - pc) × NR floats into the panel.
+  const packUnits: Code = block(packed, loop(packing,
+    local.set(unit, claim(rowChunkCounters.unitsClaimed)),
+    br_if(packed, i32.ge_u(local.get(unit), local.get(units))),
+    local.set(slab, i32.div_u(local.get(unit), local.get(panels))),
+    local.set(firstCol, i32.mul(i32.sub(local.get(unit), i32.mul(local.get(slab), local.get(panels))), i32.const(NR))),
+    local.set(cols, minS(i32.const(NR), i32.sub(local.get(n), local.get(firstCol)))),
+    local.set(row, i32.mul(local.get(slab), i32.const(PACKING_UNIT_ROWS))),
+    local.set(lastRow, minS(i32.add(local.get(row), i32.const(PACKING_UNIT_ROWS)), local.get(k))),
+    loop(bWaiting,
+      br_if(bWaiting, i32.lt_s(i32.atomic.load(counter(rowChunkCounters.bRowsReady)), local.get(lastRow)))),
+    loop(pieces,
+      local.set(pc, i32.mul(i32.div_u(local.get(row), local.get(depthStep)), local.get(depthStep))),
       local.set(kc, minS(local.get(depthStep), i32.sub(local.get(k), local.get(pc)))),
+      local.set(pieceEnd, minS(local.get(lastRow), i32.add(local.get(pc), local.get(kc)))),
       call('packB',
-        i32.add(offset(b, pc, bRowStride), i32.mul(local.get(firstCol), local.get(bColStride))),
-        local.get(bRowStride), local.get(bColStride), local.get(kc), local.get(cols),
-        i32.add(local.get(packedB), i32.mul(i32.add(i32.mul(local.get(pc), local.get(pitch)), i32.mul(local.get(firstCol), local.get(kc))), i32.const(F)))),
+        i32.add(offset(b, row, bRowStride), i32.mul(local.get(firstCol), local.get(bColStride))),
+        local.get(bRowStride), local.get(bColStride), i32.sub(local.get(pieceEnd), local.get(row)), local.get(cols),
+        i32.add(local.get(packedB), i32.mul(i32.add(
+          i32.add(i32.mul(local.get(pc), local.get(pitch)), i32.mul(local.get(firstCol), local.get(kc))),
+          i32.mul(i32.sub(local.get(row), local.get(pc)), i32.const(NR))), i32.const(F)))),
+      local.set(row, local.get(pieceEnd)),
+      br_if(pieces, i32.lt_s(local.get(row), local.get(lastRow))),
     ),
-    drop(i32.atomic.rmw.add(counter(rowChunkCounters.groupsPacked), i32.const(1))),
+    drop(i32.atomic.rmw.add(counter(rowChunkCounters.unitsPacked), i32.const(1))),
     br(packing),
   ));
 
   const waitForPacking: Code = loop(waiting,
-    br_if(waiting, i32.lt_u(i32.atomic.load(counter(rowChunkCounters.groupsPacked)), local.get(groups))));
+    br_if(waiting, i32.lt_u(i32.atomic.load(counter(rowChunkCounters.unitsPacked)), local.get(units))));
 
   // rows = the rows left / (2 × threads), rounded up to whole tiles, from MIN_CHUNK_ROWS to MC,
   // and at most the rows left. The claim is a compare-and-exchange of rowsClaimed from firstRow
@@ -449,13 +488,17 @@ export function gemmRowChunksKernel(): FunctionDefinition {
       offset(a, firstRow, aRowStride), local.get(aRowStride), local.get(aColStride),
       local.get(packedB), local.get(pitch), i32.const(0),
       offset(c, firstRow, ldc), local.get(ldc), local.get(accumulate), local.get(workspace)),
+    ifElse(local.get(doneRows), [drop(i32.atomic.rmw.add(i32.add(local.get(doneRows), i32.mul(local.get(firstRow), i32.const(4))), local.get(rows)))]),
+    local.set(chunks, i32.add(local.get(chunks), i32.const(1))),
+    br_if(computed, i32.and(i32.ne(local.get(chunkLimit), i32.const(0)), i32.ge_u(local.get(chunks), local.get(chunkLimit)))),
     br(computing),
   ));
 
   return fn.define([
     setDepthStep(depthStep, k),
-    local.set(groups, i32.div_u(i32.add(local.get(n), i32.const(COLUMNS_PER_CLAIM - 1)), i32.const(COLUMNS_PER_CLAIM))),
-    packGroups,
+    local.set(panels, i32.div_u(i32.add(local.get(n), i32.const(NR - 1)), i32.const(NR))),
+    local.set(units, i32.mul(local.get(panels), i32.div_u(i32.add(local.get(k), i32.const(PACKING_UNIT_ROWS - 1)), i32.const(PACKING_UNIT_ROWS)))),
+    packUnits,
     waitForPacking,
     computeChunks,
   ]);

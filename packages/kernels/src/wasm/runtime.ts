@@ -77,7 +77,7 @@ export interface KernelExports {
   ): void;
   /** gemmPackedB(m, n, k, a, aRowStride, aColStride, packedB, pitch, firstCol, c, ldc, accumulate, workspace); see gemm-kernels.ts. */
   gemmPackedB(...args: number[]): void;
-  /** gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads); see gemm-kernels.ts. */
+  /** gemmRowChunks(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, packedB, pitch, c, ldc, accumulate, workspace, counters, threads, doneRows, chunkLimit); see gemm-kernels.ts. */
   gemmRowChunks(...args: number[]): void;
   /** packB(src, rowStride, colStride, depth, cols, dst); see pack-kernels.ts. */
   packB(...args: number[]): void;

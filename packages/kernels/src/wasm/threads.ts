@@ -19,6 +19,7 @@
  * alive.
  */
 import { Backoff } from './backoff';
+import { rowChunkCounters } from './gemm-kernels';
 import { inNode, now, requireNode, workerScriptPath } from './host';
 import { CONTROL_BYTES, type WasmRuntime } from './runtime';
 
@@ -29,7 +30,7 @@ export const controlLayout = {
   pending: 1,
   failed: 2,
   /**
-   * First of the four counters through which the threads of a GEMM share its work
+   * First of the five counters through which the threads of a GEMM share its work
    * (rowChunkCounters in gemm-kernels.ts). The first one, the rows of A copied so far, is also
    * the word that gemm's rowsReady argument points to.
    */
@@ -48,8 +49,8 @@ export const controlLayout = {
   functions: ['gemm', 'gemmPackedB', 'gemmRowChunks', 'im2col', 'col2im'] as JobFunction[],
 };
 
-/** Words of the shared counters from controlLayout.counters: rows ready, groups claimed and packed, rows claimed. */
-const COUNTER_WORDS = 4;
+/** Words of the shared counters from controlLayout.counters (rowChunkCounters in gemm-kernels.ts). */
+const COUNTER_WORDS = 5;
 
 /** Kernels that threads can run a part of. */
 export type JobFunction = 'gemm' | 'gemmPackedB' | 'gemmRowChunks' | 'im2col' | 'col2im';
@@ -177,19 +178,35 @@ export class ThreadPool {
 
   /**
    * Sets the shared counters of a GEMM (rowChunkCounters in gemm-kernels.ts) before its parts
-   * are posted: `rowsReady` rows of A in place, and nothing claimed or packed. Returns their byte
-   * address, which is also the value of gemm's rowsReady argument.
+   * are posted: `rowsReady` rows of A and `bRowsReady` rows of B in place, and nothing claimed
+   * or packed. Returns their byte address, which is also the value of gemm's rowsReady argument.
    */
-  resetCounters(rowsReady: number): number {
+  resetCounters(rowsReady: number, bRowsReady = 0): number {
     const first = controlLayout.counters;
-    this.control.fill(0, first + 1, first + COUNTER_WORDS);
-    Atomics.store(this.control, first, rowsReady);
+    this.control.fill(0, first, first + COUNTER_WORDS);
+    Atomics.store(this.control, this.counter('bRowsReady'), bRowsReady);
+    Atomics.store(this.control, this.counter('rowsReady'), rowsReady);
     return first * Int32Array.BYTES_PER_ELEMENT;
+  }
+
+  /** Rows of C that the threads of a gemmRowChunks job have claimed so far. */
+  rowsClaimed(): number {
+    return Atomics.load(this.control, this.counter('rowsClaimed'));
   }
 
   /** Publishes that A's first `count` rows are in WebAssembly memory. */
   setRowsReady(count: number): void {
-    Atomics.store(this.control, controlLayout.counters, count);
+    Atomics.store(this.control, this.counter('rowsReady'), count);
+  }
+
+  /** Publishes that B's first `count` rows are in WebAssembly memory. */
+  setBRowsReady(count: number): void {
+    Atomics.store(this.control, this.counter('bRowsReady'), count);
+  }
+
+  /** Returns the word index of one of the shared counters. */
+  private counter(name: keyof typeof rowChunkCounters): number {
+    return controlLayout.counters + rowChunkCounters[name] / Int32Array.BYTES_PER_ELEMENT;
   }
 
   /**

@@ -16,7 +16,6 @@ import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
 import { BYTES_PER_FLOAT, KC, MR, NR } from './blocking';
-import { MIN_CHUNK_ROWS } from './gemm-kernels';
 import { now } from './host';
 import { type WasmRuntime } from './runtime';
 import { ThreadPool, workersSupported } from './threads';
@@ -38,6 +37,12 @@ const PARALLEL_MIN_ELEMENTS = 1 << 16;
  * thread's own slice is copied while the workers compute.
  */
 const WHOLE_COPY_MAX_FLOATS = 1 << 18;
+/**
+ * A GEMM at least as tall as it is wide runs on several threads from this many rows of C. A
+ * shorter one gives each thread too few chunks (MIN_CHUNK_ROWS in gemm-kernels.ts) to pay for
+ * packing a shared copy of B.
+ */
+const MIN_SHARED_ROWS = 16;
 /** A threaded GEMM copies A into WebAssembly memory this many rows at a time, while workers start on the rows already there. */
 const ROWS_PER_COPY = 32;
 
@@ -47,6 +52,15 @@ const ROWS_PER_COPY = 32;
  * ns per float), and the GEMM took about 0.05 ns per multiply-add.
  */
 const COPY_COST_IN_MACS = 4;
+
+/**
+ * A threaded GEMM stages its copies at one of this many offsets in turn, when they take at most
+ * ROTATED_STAGING_MAX_FLOATS. Memory that a worker used in the last call is still in that core's
+ * cache, and this thread's writes to it wait for the other core to release it. Copying a
+ * 256×256 B into place took 24 µs at the median, and 10.5 µs three offsets apart.
+ */
+const STAGING_TURNS = 3;
+const ROTATED_STAGING_MAX_FLOATS = 1 << 19;
 
 /** The place of an operand in WebAssembly memory, and the copy that puts it there. */
 interface Placement {
@@ -67,6 +81,8 @@ interface Placement {
 export class WasmBackend {
   private pool: ThreadPool | undefined;
   private threadCount = 1;
+  /** The index, below STAGING_TURNS, of the offset at which the last threaded GEMM staged its copies. */
+  private stagingTurn = 0;
 
   /** `options.backoff` is passed to the thread pool (threads.ts); tests turn it off. */
   constructor(readonly runtime: WasmRuntime, private readonly options: { backoff: boolean } = { backoff: true }) {
@@ -151,20 +167,24 @@ export class WasmBackend {
       // Whether C is in WebAssembly memory is decided before the operands' copies may grow it:
       // a C computed in place adds to its old values in another order than a staged one.
       const cResident = this.runtime.owns(c.data) && c.colStride === 1;
+      const tall = m >= n;
+      const pitch = roundUpToPanels(n);
+      const candidates = this.workersFor(m * n * k);
+      if (candidates.length > 0) this.skipRecentStaging(m * k + k * n + m * n + (tall ? k * pitch : 0));
       const aPlace = this.place(a, m, k);
       const bPlace = this.place(b, k, n);
       const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(m * n);
       const ldc = cResident ? c.rowStride * F : n * F;
 
       // Threads share one packed copy of B for a product at least as tall as it is wide, in
-      // chunks of rows. With fewer rows than two chunks, or no room for that copy, the product
-      // runs on this thread.
-      const tall = m >= n;
-      const pitch = roundUpToPanels(n);
-      const shared = !tall || (m >= 2 * MIN_CHUNK_ROWS && this.runtime.fits(k * pitch));
-      const workers = shared ? this.workersFor(m * n * k) : [];
-      // Allocated before the view of memory is taken, because an allocation may grow it.
+      // chunks of rows. With fewer than MIN_SHARED_ROWS rows, or no room for that copy, the
+      // product runs on this thread.
+      const shared = !tall || (m >= MIN_SHARED_ROWS && this.runtime.fits(k * pitch + m));
+      const workers = shared ? candidates : [];
+      // Allocated before the view of memory is taken, because an allocation may grow it. The
+      // row chunks of a staged C are marked done in `doneRows`, one word per row.
       const packedB = tall && workers.length > 0 ? { address: this.runtime.allocate(k * pitch), k, n, pitch } : undefined;
+      const doneRows = packedB !== undefined && !cResident ? this.runtime.allocate(m) : 0;
       const floats = this.runtime.floatView();
       if (workers.length === 0) {
         this.copyIn(aPlace, a, m, k, floats);
@@ -174,7 +194,7 @@ export class WasmBackend {
         return;
       }
       const operands = { a, aPlace, b, bPlace, c, cAddress, ldc, cResident, accumulate };
-      if (packedB !== undefined) this.runInRowChunks(m, operands, packedB, floats, workers);
+      if (packedB !== undefined) this.runInRowChunks(m, operands, packedB, doneRows, floats, workers);
       else this.runInColumnParts(m, n, k, operands, floats, workers);
     } finally {
       this.runtime.release(top);
@@ -182,51 +202,75 @@ export class WasmBackend {
   }
 
   /**
+   * Moves the arena's top past the staging of the last STAGING_TURNS - 1 threaded calls, when a
+   * call stages at most ROTATED_STAGING_MAX_FLOATS floats (`floats`, about what it stages).
+   */
+  private skipRecentStaging(floats: number): void {
+    if (floats > ROTATED_STAGING_MAX_FLOATS) return;
+    this.stagingTurn = (this.stagingTurn + 1) % STAGING_TURNS;
+    if (this.stagingTurn > 0 && this.runtime.fits(STAGING_TURNS * floats)) this.runtime.allocate(this.stagingTurn * floats);
+  }
+
+  /**
    * Runs a GEMM at least as tall as it is wide on this thread and `workers` together, with
    * gemmRowChunks (gemm-kernels.ts): the threads pack B into the space `packedB` reserves (its
-   * address, k and n, and `pitch` columns of whole panels) group by group, then claim chunks of rows of C until none is left. A thread that the
-   * operating system runs slowly takes fewer chunks, so no thread waits long for another. The
-   * steps:
-   *   1. Copy B, and A too if its rows cannot be copied a block at a time (column-major A).
+   * address, k and n, and `pitch` columns of whole panels) unit by unit, then claim chunks of
+   * rows of C until none is left. A thread that the operating system runs slowly takes fewer
+   * chunks, so no thread waits long for another. The steps:
+   *   1. Copy B and A now if their rows cannot be copied a few at a time (column-major).
    *   2. Hand the job to the workers, which start packing B.
-   *   3. Copy A ROWS_PER_COPY rows at a time, counting the rows done: a chunk waits only for its
-   *      own rows of A.
-   *   4. Join the job, then wait for the workers (threads.ts), and copy C out.
+   *   3. Copy B, then A, ROWS_PER_COPY rows at a time, counting the rows done: a unit of B
+   *      waits only for its own rows of B, and a chunk of C for its own rows of A.
+   *   4. Join the job. When C is staged (`doneRows` is not 0), compute one chunk at a time and
+   *      after each copy out of C the rows done from the top, so that the workers compute while
+   *      this thread copies.
+   *   5. Wait for the workers (threads.ts), and copy out the rows of C left.
    */
-  private runInRowChunks(m: number, g: ThreadedGemm, packedB: PackedOperand, floats: Float32Array, workers: number[]): void {
+  private runInRowChunks(m: number, g: ThreadedGemm, packedB: PackedOperand, doneRows: number, floats: Float32Array, workers: number[]): void {
     const { k, n } = packedB;
     const pool = this.pool!;
     const aInRows = rowsCopyable(g.aPlace, g.a, k);
+    const bInRows = rowsCopyable(g.bPlace, g.b, n);
+    const done = new Int32Array(floats.buffer, doneRows, doneRows === 0 ? 0 : m).fill(0);
+    let copied = 0;
 
     // 1.
-    this.copyIn(g.bPlace, g.b, k, n, floats);
+    if (!bInRows) this.copyIn(g.bPlace, g.b, k, n, floats);
     if (!aInRows) this.copyIn(g.aPlace, g.a, m, k, floats);
 
-    // 2. Every thread gets the same arguments but its own workspace.
-    const counters = pool.resetCounters(aInRows ? 0 : m);
+    // 2. Every thread gets the same arguments but its own workspace, and this one a limit of one
+    // chunk per call when it copies C out between chunks.
+    const counters = pool.resetCounters(aInRows ? 0 : m, bInRows ? 0 : k);
     const args = [0, ...workers.map((_, t) => t + 1)].map((t) => [
       m, n, k,
       g.aPlace.address, g.aPlace.rowStride, g.aPlace.colStride,
       g.bPlace.address, g.bPlace.rowStride, g.bPlace.colStride,
       packedB.address, packedB.pitch, g.cAddress, g.ldc, g.cResident && g.accumulate ? 1 : 0,
-      this.runtime.workspace(t), counters, workers.length + 1,
+      this.runtime.workspace(t), counters, workers.length + 1, doneRows, t === 0 && doneRows !== 0 ? 1 : 0,
     ]);
     const generation = pool.post('gemmRowChunks', args, workers);
     const started = now();
 
     try {
       // 3.
-      if (aInRows) this.copyRowsOfA(g, m, k, floats, true);
+      if (bInRows) this.copyRows(g.bPlace, g.b, k, n, floats, (count) => pool.setBRowsReady(count));
+      if (aInRows) this.copyRows(g.aPlace, g.a, m, k, floats, (count) => pool.setRowsReady(count));
 
       // 4.
-      this.runtime.exports.gemmRowChunks(...args[0]);
+      do {
+        this.runtime.exports.gemmRowChunks(...args[0]);
+        copied = copyOutDoneRows(floats, g, n, done, copied);
+      } while (doneRows !== 0 && pool.rowsClaimed() < m);
     } finally {
-      // Workers spin until the rows of A they need are counted. If copying A threw, they are let
-      // through and waited for all the same, before the caller releases the memory they use.
+      // Workers spin until the rows of A and B they need are counted. If a copy threw, they are
+      // let through and waited for all the same, before the caller releases the memory they use.
+      pool.setBRowsReady(k);
       pool.setRowsReady(m);
       pool.finish('gemmRowChunks', args, workers, generation, started);
     }
-    if (!g.cResident) copyOut(floats, g.cAddress / F, g.c, m, n, g.accumulate);
+
+    // 5.
+    if (!g.cResident) copyOutRows(floats, g, n, copied, m - copied);
   }
 
   /**
@@ -278,7 +322,7 @@ export class WasmBackend {
 
     try {
       // 3.
-      if (aInRows) this.copyRowsOfA(g, m, k, floats, rowsReady !== 0);
+      if (aInRows) this.copyRows(g.aPlace, g.a, m, k, floats, rowsReady !== 0 ? (count) => pool.setRowsReady(count) : undefined);
       if (bSliced) copySlice(own);
 
       // 4.
@@ -294,14 +338,14 @@ export class WasmBackend {
   }
 
   /**
-   * Copies A ROWS_PER_COPY rows at a time and, when `publish` is set, counts the rows done in
-   * the control block for the workers that wait for them.
+   * Copies an operand ROWS_PER_COPY rows at a time, and after each block passes the count of
+   * rows done so far to `copiedRows`, which publishes it to the workers that wait for them.
    */
-  private copyRowsOfA(g: ThreadedGemm, m: number, k: number, floats: Float32Array, publish: boolean): void {
-    for (let first = 0; first < m; first += ROWS_PER_COPY) {
-      const count = Math.min(ROWS_PER_COPY, m - first);
-      this.copyIn(g.aPlace, g.a, m, k, floats, 1, 0, { first, count, axis: 'rows' });
-      if (publish) this.pool!.setRowsReady(first + count);
+  private copyRows(placement: Placement, matrix: Matrix, rows: number, cols: number, floats: Float32Array, copiedRows?: (count: number) => void): void {
+    for (let first = 0; first < rows; first += ROWS_PER_COPY) {
+      const count = Math.min(ROWS_PER_COPY, rows - first);
+      this.copyIn(placement, matrix, rows, cols, floats, 1, 0, { first, count, axis: 'rows' });
+      copiedRows?.(first + count);
     }
   }
 
@@ -795,6 +839,24 @@ function copyRange(placement: Placement, matrix: Matrix, rows: number, cols: num
     let d = placement.destination / F + i * cols + firstCol;
     for (let p = firstCol, s = offset + i * rowStride + firstCol * colStride; p < colEnd; p++, s += colStride) floats[d++] = data[s];
   }
+}
+
+/**
+ * Copies out of a staged C the chunks of rows that `done` marks, from row `first` down to the
+ * first chunk not done yet, and returns the row after the last one copied.
+ */
+function copyOutDoneRows(floats: Float32Array, g: ThreadedGemm, n: number, done: Int32Array, first: number): number {
+  let row = first;
+  while (row < done.length && Atomics.load(done, row) > 0) row += Atomics.load(done, row);
+  copyOutRows(floats, g, n, first, row - first);
+  return row;
+}
+
+/** Copies rows [first, first + count) of a staged C out to the caller's C. */
+function copyOutRows(floats: Float32Array, g: ThreadedGemm, n: number, first: number, count: number): void {
+  if (count === 0) return;
+  const cRows = { ...g.c, offset: g.c.offset + first * g.c.rowStride };
+  copyOutBlock(floats, g.cAddress / F + first * n, n, cRows, count, n, g.accumulate);
 }
 
 /** Copies (or adds) the row-major m×n block at `floats[start]` into the strided matrix C. */
