@@ -5,7 +5,7 @@ import { type Matrix, convGeometry } from '@metagrad/kernels';
 import { KC, MC, MR, NC, NR } from '../src/wasm/blocking';
 import { WasmRuntime, detectFeatures } from '../src/wasm/runtime';
 import { ThreadPool, controlLayout } from '../src/wasm/threads';
-import { Backoff, CALLS_THAT_RESET_PAUSES, MIN_PAUSE_MILLISECONDS, STRIKES_BEFORE_PAUSE } from '../src/wasm/backoff';
+import { Backoff, CALLS_THAT_RESET_PAUSES, MIN_PAUSE_MILLISECONDS, STRIKES_BEFORE_PAUSE, workersFellBehind } from '../src/wasm/backoff';
 import { WasmBackend, partition } from '../src/wasm/wasm-backend';
 import { type InputLayout, expectClose, inputLayoutArb, inputView, outKindArb, outView, pseudoRandom, toFlat } from './helpers';
 
@@ -494,6 +494,27 @@ describeWithSimd('thread pool back-off', () => {
     const { pool, parts } = poolWithAbsentWorker(false);
     for (let call = 0; call < 5; call++) pool.run('gemm', parts, [0]);
     expect(pool.backingOff).toBe(false);
+  });
+});
+
+describe('judging late workers', () => {
+  // Times in milliseconds from when this thread started its own work.
+  const call = (computed: number, finished: number, share: number, takenOver = 0) => ({ started: 0, computed, finished, share, takenOver });
+
+  test('halves judged by the wait', () => {
+    expect(workersFellBehind(call(4, 7, 0.5))).toBe(false);
+    expect(workersFellBehind(call(4, 9, 0.5))).toBe(true);
+  });
+
+  test('small share judged by the estimate', () => {
+    // This thread computed 80% of the rows in 8 ms, so alone it would have taken 10 ms.
+    expect(workersFellBehind(call(8, 9.5, 0.8))).toBe(false);
+    expect(workersFellBehind(call(8, 11, 0.8))).toBe(true);
+  });
+
+  test('takeover and empty share', () => {
+    expect(workersFellBehind(call(4, 4, 1, 1))).toBe(true);
+    expect(workersFellBehind(call(1, 9, 0))).toBe(false);
   });
 });
 

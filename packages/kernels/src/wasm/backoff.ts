@@ -21,6 +21,34 @@ export const MAX_PAUSE_MILLISECONDS = 200;
 /** Calls in a row in which workers kept up, after which the next pause is the shortest again. */
 export const CALLS_THAT_RESET_PAUSES = 50;
 
+/** The times of one call that offered parts to workers, in milliseconds, as ThreadPool.finish measures them. */
+export interface CallTimes {
+  /** When this thread began its own work, after it offered the parts. */
+  started: number;
+  /** When it had computed its share. */
+  computed: number;
+  /** When the last worker was done. */
+  finished: number;
+  /** The fraction of the job that this thread computed, from 0 to 1. */
+  share: number;
+  /** Parts that no worker had started, which this thread ran itself. */
+  takenOver: number;
+}
+
+/**
+ * Tells whether the workers fell behind in a call. They did when this thread had to run a part
+ * that no worker started, or when the call took longer than this thread alone would have taken
+ * for the whole job, at the speed at which it computed its share. With fixed halves on two
+ * threads, that is a wait longer than this thread's own work. A thread that computed nothing
+ * has no speed to compare.
+ */
+export function workersFellBehind(call: CallTimes): boolean {
+  if (call.takenOver > 0) return true;
+  if (call.share <= 0) return false;
+  const aloneEstimate = (call.computed - call.started) / call.share;
+  return call.finished - call.started > aloneEstimate;
+}
+
 export class Backoff {
   private strikes = 0;
   private callsKeptUp = 0;

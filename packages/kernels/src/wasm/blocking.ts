@@ -25,12 +25,14 @@ export const NC = 1024;
 
 export const BYTES_PER_FLOAT = 4;
 
-/** Byte offsets, within one thread's workspace, of the packed blocks and of the edge tile. */
+/** Byte offsets, within one thread's workspace, of the packed blocks, the edge tile and a counter. */
 export const workspaceLayout = {
   packedA: 0,
   packedB: MC * KC * BYTES_PER_FLOAT,
   /** An MR×NR tile that edge tiles are written to before their valid part is copied into C. */
   edgeTile: (MC * KC + KC * NC) * BYTES_PER_FLOAT,
+  /** An i32 to which gemmRowChunks adds the rows of each chunk that this thread computes. */
+  rowsComputed: (MC * KC + KC * NC + MR * NR) * BYTES_PER_FLOAT,
   /** Size of one thread's workspace, rounded up to 64 bytes so that workspaces start on a cache line. */
-  size: Math.ceil(((MC * KC + KC * NC + MR * NR) * BYTES_PER_FLOAT) / 64) * 64,
+  size: Math.ceil(((MC * KC + KC * NC + MR * NR + 1) * BYTES_PER_FLOAT) / 64) * 64,
 };

@@ -376,7 +376,8 @@ const MIN_CHUNK_ROWS = 4;
  *      `chunkLimit` chunks in this call when that is not 0.
  * When `doneRows` is not 0, it is the byte address of m words, zero before the job, and a thread
  * that has computed the chunk from row r adds the chunk's row count to word r. The main thread
- * calls with a limit of one chunk and copies the rows done out of C between its chunks.
+ * calls with a limit of one chunk and copies the rows done out of C between its chunks. Each
+ * thread also adds the rows it computes to the rowsComputed word of its workspace.
  * A chunk is 1 / (2 × threads) of the rows left, from MIN_CHUNK_ROWS to MC rows ("guided"
  * scheduling). Chunks shrink towards the end, so the thread that finishes last ends soon after
  * the others. A thread that is slow, or does not start, leaves more chunks to the others. Which
@@ -422,6 +423,7 @@ export function gemmRowChunksKernel(): FunctionDefinition {
   const chunks = fn.local('chunks');
 
   const counter = (offset: number): Code => i32.add(local.get(counters), i32.const(offset));
+  const rowsComputed: Code = i32.add(local.get(workspace), i32.const(workspaceLayout.rowsComputed));
   const claim = (offset: number): Code => i32.atomic.rmw.add(counter(offset), i32.const(1));
   const offset = (base: Local, index: Local, stride: Local): Code => i32.add(local.get(base), i32.mul(local.get(index), local.get(stride)));
 
@@ -489,6 +491,7 @@ export function gemmRowChunksKernel(): FunctionDefinition {
       local.get(packedB), local.get(pitch), i32.const(0),
       offset(c, firstRow, ldc), local.get(ldc), local.get(accumulate), local.get(workspace)),
     ifElse(local.get(doneRows), [drop(i32.atomic.rmw.add(i32.add(local.get(doneRows), i32.mul(local.get(firstRow), i32.const(4))), local.get(rows)))]),
+    i32.store(rowsComputed, i32.add(i32.load(rowsComputed), local.get(rows))),
     local.set(chunks, i32.add(local.get(chunks), i32.const(1))),
     br_if(computed, i32.and(i32.ne(local.get(chunkLimit), i32.const(0)), i32.ge_u(local.get(chunks), local.get(chunkLimit)))),
     br(computing),

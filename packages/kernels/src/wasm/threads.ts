@@ -18,7 +18,7 @@
  * workers sleep in Atomics.wait, and they are unreferenced, so they never keep a Node process
  * alive.
  */
-import { Backoff } from './backoff';
+import { Backoff, workersFellBehind } from './backoff';
 import { rowChunkCounters } from './gemm-kernels';
 import { inNode, now, requireNode, workerScriptPath } from './host';
 import { CONTROL_BYTES, type WasmRuntime } from './runtime';
@@ -234,9 +234,10 @@ export class ThreadPool {
   /**
    * Completes a call that `post` started, once this thread has run parts[0]: runs every part
    * that no worker has claimed yet, waits for the others, and throws if a worker's part failed.
-   * `started` is when this thread began its own work, so that a late worker can be judged.
+   * `started` is when this thread began its own work, and `share` the fraction of the job it
+   * computed (by default one part's), so that a late worker can be judged.
    */
-  finish(job: JobFunction, parts: readonly number[][], workers: readonly number[], generation: number, started: number): void {
+  finish(job: JobFunction, parts: readonly number[][], workers: readonly number[], generation: number, started: number, share = 1 / parts.length): void {
     const { control } = this;
     const kernel = this.runtime.exports[job] as (...args: number[]) => void;
     let takenOver = 0;
@@ -254,7 +255,7 @@ export class ThreadPool {
     // Workers that slept since the last call start late because they are woken, not because the
     // cores are busy. So only calls posted while they still spun are judged.
     const workersSpun = started - this.lastFinished <= SPIN_MILLISECONDS;
-    if (workersSpun) this.judgeWorkers(takenOver > 0 || now() - computed > computed - started);
+    if (workersSpun) this.judgeWorkers(workersFellBehind({ started, computed, finished: now(), share, takenOver }));
     this.lastFinished = now();
     const failed = Atomics.exchange(control, controlLayout.failed, 0);
     if (failed > 0) throw new Error(`wasm backend: ${failed} worker thread(s) failed while running ${job}`);

@@ -15,7 +15,7 @@
 import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
 import type { Matrix } from '../gemm';
-import { BYTES_PER_FLOAT, KC, MR, NR } from './blocking';
+import { BYTES_PER_FLOAT, KC, MR, NR, workspaceLayout } from './blocking';
 import { now } from './host';
 import { type WasmRuntime } from './runtime';
 import { ThreadPool, workersSupported } from './threads';
@@ -232,7 +232,9 @@ export class WasmBackend {
     const aInRows = rowsCopyable(g.aPlace, g.a, k);
     const bInRows = rowsCopyable(g.bPlace, g.b, n);
     const done = new Int32Array(floats.buffer, doneRows, doneRows === 0 ? 0 : m).fill(0);
+    const ownRows = new Int32Array(floats.buffer, this.runtime.workspace(0) + workspaceLayout.rowsComputed, 1);
     let copied = 0;
+    ownRows[0] = 0;
 
     // 1.
     if (!bInRows) this.copyIn(g.bPlace, g.b, k, n, floats);
@@ -266,7 +268,7 @@ export class WasmBackend {
       // let through and waited for all the same, before the caller releases the memory they use.
       pool.setBRowsReady(k);
       pool.setRowsReady(m);
-      pool.finish('gemmRowChunks', args, workers, generation, started);
+      pool.finish('gemmRowChunks', args, workers, generation, started, ownRows[0] / m);
     }
 
     // 5.
