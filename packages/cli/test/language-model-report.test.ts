@@ -98,3 +98,25 @@ describe('train lm summary.json', () => {
     expect(summary.model.heads).toBe(2);
   });
 });
+
+describe('train lm terminal output', () => {
+  test('final sample shown once', async () => {
+    const textPath = join(workDir, 'moby-terminal.txt');
+    writeFileSync(textPath, loadMobyDick().slice(0, 3_000));
+    const lines: string[] = [];
+    const log = jest.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      // Evaluating every step: the last evaluation is at step 2, where the final one is too.
+      const { error } = await parse([
+        'train', 'lm', '--text', textPath, '--width', '8', '--layers', '1', '--context', '8', '--steps', '2', '--batch-size', '2',
+        '--eval-chars', '100', '--sample-length', '5', '--eval-every', '1', '--no-progress',
+      ]);
+      expect(error).toBeUndefined();
+    } finally {
+      log.mockRestore();
+    }
+
+    expect(lines.filter((line) => line.startsWith('\nstep '))).toHaveLength(2);
+    expect(lines).toContain('sample: the one shown for step 2 above');
+  });
+});

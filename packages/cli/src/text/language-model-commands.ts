@@ -116,7 +116,10 @@ async function runTrainLanguageModel(options: TrainLanguageModelOptions, command
   const result = trainLanguageModel(text, model, training);
   const { final } = result;
   console.log(`\nafter ${result.losses.length} steps (${result.trainSeconds.toFixed(0)} s): ${final.bitsPerCharacter.toFixed(3)} bits per character over ${final.characters.toLocaleString('en-US')} held-out characters`);
-  console.log(`sample:\n${final.sample}`);
+  // The last evaluation may be at the same step, with the same seed, so the same sample.
+  const lastShown = result.evaluations.at(-1);
+  if (lastShown?.step === final.step && lastShown.sample === final.sample) console.log(`sample: the one shown for step ${final.step} above`);
+  else console.log(`sample:\n${final.sample}`);
 
   const config: LanguageModelConfig = { ...model, vocabSize: result.tokenizer.size };
   if (options.save) {
