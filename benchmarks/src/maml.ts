@@ -20,7 +20,7 @@ import { Adam, Linear, ReLU, Sequential, mseLoss } from '@metagrad/models';
 import { MAML, mseLossPerTask } from '@metagrad/metalearn';
 import { checkAgreement } from './agreement';
 import { type BenchmarkCase, type RunCounts, type Suite, timed } from './harness';
-import { pythonTwin } from './python';
+import { pythonTwin, pytorchBlas } from './python';
 import { parkMiller } from './random';
 
 const TASKS = 25;
@@ -36,15 +36,15 @@ type Order = 'second' | 'first';
 const python = process.env.METAGRAD_BENCH_PYTHON ?? '/usr/bin/python3';
 const twin = path.resolve(__dirname, '..', 'python', 'maml.py');
 
-/** Whether the twin's PyTorch will load OpenBLAS, which Debian installs in this folder. */
-const openBlas = (process.env.LD_LIBRARY_PATH ?? '').includes('openblas');
-
 export const mamlSuite: Suite = {
   name: 'maml',
   description:
     'one MAML meta-step: 1-40-40-1 ReLU network, meta-batch 25, K = 10 support and 10 query points, ' +
     'one inner SGD step of 0.01, Adam 0.001; tasks in a loop or batched along a task axis',
-  peer: `PyTorch, 1 thread, ${openBlas ? 'OpenBLAS' : "the default BLAS (set LD_LIBRARY_PATH to Debian's openblas-pthread folder for OpenBLAS)"}`,
+  // A getter, so that PyTorch is probed only when this suite reports.
+  get peer() {
+    return `PyTorch, 1 thread, ${pytorchBlas()}`;
+  },
 
   async cases() {
     const cases: BenchmarkCase[] = [];

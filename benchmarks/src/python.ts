@@ -5,7 +5,7 @@
  * timing.py, which prints the timing as the last line of its output in JSON. When PyTorch
  * cannot be imported, the side is skipped and the table shows the reason.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Measure, Measurement } from './harness';
@@ -34,6 +34,42 @@ export function pythonTwin(script: string, args: string[] = []): Measure {
     const { stdout } = await execFileAsync(python, [scriptPath, ...args], { env: environment, maxBuffer: 16 * 1024 * 1024 });
     return parseTiming(scriptPath, stdout);
   };
+}
+
+/**
+ * Python that runs one matrix product in PyTorch and prints, as JSON, the paths of the mapped
+ * shared libraries whose names contain "blas": the BLAS that PyTorch actually calls is among them.
+ */
+const BLAS_PROBE = [
+  'import json, torch',
+  'torch.ones(64, 64) @ torch.ones(64, 64)',
+  'paths = sorted({line.split()[-1] for line in open("/proc/self/maps") if "blas" in line.rsplit("/", 1)[-1].lower()})',
+  'print(json.dumps(paths))',
+].join('\n');
+
+let blasName: string | undefined;
+
+/**
+ * Returns the name of the BLAS that PyTorch loads in a child process with this environment, from the
+ * libraries it maps: OpenBLAS, the reference BLAS, or the file names found. Probed once per
+ * process. LD_LIBRARY_PATH alone does not tell, because Debian's alternatives may point the
+ * default libblas.so.3 at OpenBLAS too.
+ */
+export function pytorchBlas(): string {
+  blasName ??= probeBlas();
+  return blasName;
+}
+
+function probeBlas(): string {
+  let paths: string[];
+  try {
+    paths = JSON.parse(execFileSync(python, ['-c', BLAS_PROBE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
+  } catch {
+    return 'BLAS unknown (PyTorch did not run)';
+  }
+  if (paths.some((file) => /openblas/i.test(file))) return 'OpenBLAS';
+  if (paths.some((file) => file.includes('/blas/'))) return "the reference BLAS (set LD_LIBRARY_PATH to Debian's openblas-pthread folder for OpenBLAS)";
+  return paths.length > 0 ? paths.map((file) => path.basename(file)).join(', ') : 'BLAS unknown (no BLAS library mapped)';
 }
 
 /** Returns why PyTorch cannot be used, or undefined when it imports. Checked once per process. */
