@@ -50,9 +50,9 @@ const BLAS_PROBE = [
 let blasName: string | undefined;
 
 /**
- * Returns the name of the BLAS that PyTorch loads in a child process with this environment, from the
- * libraries it maps: OpenBLAS, the reference BLAS, or the file names found. Probed once per
- * process. LD_LIBRARY_PATH alone does not tell, because Debian's alternatives may point the
+ * Returns the name of the BLAS that PyTorch loads in a child process with this environment,
+ * from the libraries it maps: OpenBLAS, the reference BLAS, or the file names found. Probed once
+ * per process. LD_LIBRARY_PATH alone does not tell, because Debian's alternatives may point the
  * default libblas.so.3 at OpenBLAS too.
  */
 export function pytorchBlas(): string {
