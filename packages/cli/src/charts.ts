@@ -63,3 +63,32 @@ export function confusionChart(title: string, matrix: number[][], classNames: re
     ],
   };
 }
+
+/**
+ * Returns the mean of each 50 consecutive values, as [count so far, mean] points, at most about
+ * 1,000 of them, for plotting a long and noisy series such as per-step losses.
+ */
+export function windowMeans(values: number[]): Array<[number, number]> {
+  const window = 50;
+  const stride = Math.max(window, Math.ceil(values.length / 1000));
+  const points: Array<[number, number]> = [];
+  for (let end = Math.min(window, values.length); end <= values.length; end += stride) {
+    const slice = values.slice(end - window < 0 ? 0 : end - window, end);
+    points.push([end, slice.reduce((total, v) => total + v, 0) / slice.length]);
+  }
+  return points;
+}
+
+/** Returns the per-step values, thinned to at most 1,000 points, and their moving average over 50 steps. */
+export function lossPoints(losses: number[]): Array<{ x: number; y: number; series: string }> {
+  const stride = Math.max(1, Math.ceil(losses.length / 1000));
+  const points: Array<{ x: number; y: number; series: string }> = [];
+  let windowTotal = 0;
+  losses.forEach((loss, step) => {
+    windowTotal += loss - (step >= 50 ? losses[step - 50] : 0);
+    if (step % stride !== 0 && step !== losses.length - 1) return;
+    points.push({ x: step + 1, y: loss, series: 'per step' });
+    points.push({ x: step + 1, y: windowTotal / Math.min(step + 1, 50), series: 'mean of last 50 steps' });
+  });
+  return points;
+}

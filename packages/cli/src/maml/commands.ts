@@ -5,6 +5,7 @@ import { givenExplicitly, integerAtLeastTwo, positiveInteger, positiveNumber, se
 import { prepareOutputPaths } from '../output-paths';
 import { ALGORITHMS, ALGORITHM_NAMES, type Algorithm } from './algorithms';
 import { runFewShot } from './fewshot';
+import { writeFewShotReport } from './fewshot-report';
 import { runSinusoid } from './sinusoid';
 import { writeSinusoidReport } from './sinusoid-report';
 import { type ResultRow, formatResultTable } from './table';
@@ -35,6 +36,7 @@ interface FewShotOptions extends CommonOptions {
   ways: number;
   queries: number;
   hidden: number;
+  report?: string;
 }
 
 /** Parses a comma-separated list of whole numbers, each at least `min`. */
@@ -143,8 +145,10 @@ export function addMamlCommand(program: Command): void {
     .option('--shots <n>', 'support images per class, K', positiveInteger, 1)
     .option('--queries <n>', 'query images per class', positiveInteger, 15)
     .option('--hidden <n>', 'width of the two hidden layers', positiveInteger, 64)
-    .action((options: FewShotOptions, command: Command) => {
+    .option('--report <dir>', 'write loss.svg, accuracy.svg and summary.json into this directory')
+    .action(async (options: FewShotOptions, command: Command) => {
       rejectIgnoredOptions(options, command);
+      prepareOutputPaths(options);
       const config = {
         dataset: options.dataset,
         algorithm: options.algo,
@@ -169,10 +173,28 @@ export function addMamlCommand(program: Command): void {
           `meta-batch ${config.metaBatch}, ${config.iterations} meta-steps`,
       );
 
+      const started = performance.now();
       const result = runFewShot(config, (line) => console.log(line));
       const label = `${ALGORITHM_NAMES[config.algorithm]}, ${config.ways}-way`;
       console.log(`\naccuracy (%) on ${config.evalTasks} tasks of unseen classes (${config.queries} queries per class), mean ± 95% interval:\n`);
       console.log(formatResultTable([{ label, shots: config.shots, byStep: result.accuracy }], config.evalSteps, { digits: 2, scale: 100 }));
+      const totalSeconds = (performance.now() - started) / 1000;
+
+      if (options.report) {
+        const summary = {
+          command: process.argv.slice(2).join(' '),
+          config,
+          metaTrainingSeconds: result.trainSeconds,
+          totalSeconds,
+          msPerMetaStep: (1000 * result.trainSeconds) / config.iterations,
+          accuracy: config.evalSteps.map((steps) => ({ steps, ...result.accuracy[steps] })),
+          classes: result.classes,
+          finalMetaLoss: mean(result.metaLosses.slice(-100)),
+          node: process.version,
+        };
+        const files = await writeFewShotReport(options.report, config, result, summary);
+        console.log(`wrote ${files.map((file) => resolve(file)).join(', ')}`);
+      }
     });
 }
 

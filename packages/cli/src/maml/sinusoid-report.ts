@@ -3,13 +3,12 @@
  * against the true sine, as in Figure 2 of Finn et al. (2017), the meta-training loss, and a
  * JSON summary.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Tensor, noGrad, tensor } from '@metagrad/autodiff';
 import { MAML, type SinusoidTaskBatch, TaskBatchLearner, mseLossPerTask } from '@metagrad/metalearn';
 import type { Sequential } from '@metagrad/models';
 import type { TopLevelSpec } from 'vega-lite';
-import { lineChart, renderSvg } from '../charts';
+import { lineChart, renderSvg, windowMeans } from '../charts';
+import { reportWriter } from '../report-folder';
 import { ALGORITHM_NAMES } from './algorithms';
 import type { SinusoidConfig, SinusoidResult } from './sinusoid';
 
@@ -20,21 +19,15 @@ const PLOTTED_STEPS = [0, 1, 10];
 
 /** Writes curves-<K>.svg for each evaluated K, loss.svg and summary.json into `dir`; returns their paths. */
 export async function writeSinusoidReport(dir: string, config: SinusoidConfig, result: SinusoidResult, summary: Record<string, unknown>): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const write = (name: string, text: string) => {
-    const path = join(dir, name);
-    writeFileSync(path, text);
-    files.push(path);
-  };
+  const { write, paths } = reportWriter(dir);
 
   for (const [shots, batch] of result.heldOut) {
     write(`curves-k${shots}.svg`, await renderSvg(curvesChart(config, result, batch, shots)));
   }
-  const points = thin(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of 50 steps)' }));
+  const points = windowMeans(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of 50 steps)' }));
   write('loss.svg', await renderSvg(lineChart({ title: 'Meta-training loss', xTitle: 'meta-step', yTitle: 'query MSE after adaptation', points })));
   write('summary.json', JSON.stringify(summary, null, 2) + '\n');
-  return files;
+  return paths;
 }
 
 /** Builds one panel per plotted task: the true sine, each model after 0, 1 and 10 steps, and the K support points. */
@@ -109,16 +102,4 @@ function fineTunedCurves(metaLearner: MAML<Sequential>, supportX: Tensor, suppor
     metaLearner.adaptTasks(asBatch(supportX), asBatch(supportY), mseLossPerTask, { steps: Math.max(...PLOTTED_STEPS), onStep: record });
   });
   return curves;
-}
-
-/** Returns the mean of each 50 consecutive values, as [step, mean] points, at most 1,000 of them. */
-function thin(values: number[]): Array<[number, number]> {
-  const window = 50;
-  const stride = Math.max(window, Math.ceil(values.length / 1000));
-  const points: Array<[number, number]> = [];
-  for (let end = Math.min(window, values.length); end <= values.length; end += stride) {
-    const slice = values.slice(end - window < 0 ? 0 : end - window, end);
-    points.push([end, slice.reduce((total, v) => total + v, 0) / slice.length]);
-  }
-  return points;
 }

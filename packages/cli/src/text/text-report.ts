@@ -2,9 +2,8 @@
  * The --report folders of the text commands: loss curves, test accuracy or bits per character,
  * a confusion matrix for classifiers, samples for language models, and a JSON summary.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { confusionChart, lineChart, renderSvg } from '../charts';
+import { confusionChart, lineChart, lossPoints, renderSvg } from '../charts';
+import { reportWriter } from '../report-folder';
 import type { ClassifierTrainingResult } from './classifier-training';
 import type { LanguageModelTrainingResult } from './language-model-training';
 
@@ -50,31 +49,4 @@ export async function writeLanguageModelReport(dir: string, result: LanguageMode
   files.write('samples.txt', samples.join('\n'));
   files.write('summary.json', JSON.stringify(summary, null, 2) + '\n');
   return files.paths;
-}
-
-function reportWriter(dir: string): { write: (name: string, text: string) => void; paths: string[] } {
-  mkdirSync(dir, { recursive: true });
-  const paths: string[] = [];
-  return {
-    paths,
-    write: (name, text) => {
-      const path = join(dir, name);
-      writeFileSync(path, text);
-      paths.push(path);
-    },
-  };
-}
-
-/** Returns the per-step values, thinned to at most 1,000 points, and their moving average over 50 steps. */
-function lossPoints(losses: number[]): Array<{ x: number; y: number; series: string }> {
-  const stride = Math.max(1, Math.ceil(losses.length / 1000));
-  const points: Array<{ x: number; y: number; series: string }> = [];
-  let windowTotal = 0;
-  losses.forEach((loss, step) => {
-    windowTotal += loss - (step >= 50 ? losses[step - 50] : 0);
-    if (step % stride !== 0 && step !== losses.length - 1) return;
-    points.push({ x: step + 1, y: loss, series: 'per step' });
-    points.push({ x: step + 1, y: windowTotal / Math.min(step + 1, 50), series: 'mean of last 50 steps' });
-  });
-  return points;
 }
