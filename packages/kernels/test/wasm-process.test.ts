@@ -81,6 +81,49 @@ describeWithSimd('compiled package with worker threads', () => {
     expect(result.after.buffers - result.before.buffers).toBeLessThan(4 * 2 ** 20);
   }, 180_000);
 
+  test('product run from a copy finishes', () => {
+    execFileSync(process.execPath, [path.join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/kernels'], { cwd: repositoryRoot });
+    // A's copy into WebAssembly memory calls its subarray while the worker computes, and this
+    // subclass runs a second product there. The script counts the elements of each product that
+    // differ from the same product of plain arrays.
+    const nested = `
+const ndarray = require('ndarray');
+const kernels = require('./dist');
+kernels.setThreads(2);
+const filled = (size, seed) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37 + seed));
+const square = () => kernels.matmul(ndarray(filled(128 * 128, 3), [128, 128]), ndarray(filled(128 * 128, 4), [128, 128]));
+let inner;
+class Hooked extends Float32Array {
+  subarray(begin, end) {
+    inner ??= square();
+    return super.subarray(begin, end);
+  }
+}
+const differing = (x, y) => x.data.filter((value, i) => !Object.is(value, y.data[i])).length;
+kernels.backendReady().then((threads) => {
+  const b = ndarray(filled(128 * 128, 2), [128, 128]);
+  const outer = kernels.matmul(ndarray(Hooked.from(filled(256 * 128, 1)), [256, 128]), b);
+  const plain = kernels.matmul(ndarray(filled(256 * 128, 1), [256, 128]), b);
+  console.log(JSON.stringify({ threads, outer: differing(outer, plain), inner: differing(inner, square()) }));
+});
+`;
+
+    const run = spawnSync(process.execPath, ['-e', nested], {
+      cwd: packageDirectory,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, METAGRAD_BACKEND: 'wasm' },
+    });
+
+    // A signal means that the timeout killed the child, whose threads waited for each other.
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout.trim()) as { threads: number; outer: number; inner: number };
+    expect(result.threads).toBe(2);
+    expect(result.outer).toBe(0);
+    expect(result.inner).toBe(0);
+  }, 120_000);
+
   test('invalid METAGRAD_THREADS is an error', () => {
     const product = "const ndarray = require('ndarray'); const k = require('./dist'); const a = ndarray(new Float32Array(128 * 128), [128, 128]); k.matmul(a, a);";
 

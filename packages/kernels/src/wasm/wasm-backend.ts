@@ -83,6 +83,12 @@ export class WasmBackend {
   private threadCount = 1;
   /** The index, below STAGING_TURNS, of the offset at which the last threaded GEMM staged its copies. */
   private stagingTurn = 0;
+  /**
+   * Flag set while this thread copies operands as workers run a job. A subclass's `subarray` or
+   * `set` may run another product then, and it stays on this thread, because a job of its own
+   * would reset the shared counters and `pending` of the running one.
+   */
+  private jobInFlight = false;
 
   /** `options.backoff` is passed to the thread pool (threads.ts); tests turn it off. */
   constructor(readonly runtime: WasmRuntime, private readonly options: { backoff: boolean } = { backoff: true }) {
@@ -252,6 +258,7 @@ export class WasmBackend {
     ]);
     const generation = pool.post('gemmRowChunks', args, workers);
     const started = now();
+    this.jobInFlight = true;
 
     try {
       // 3.
@@ -266,6 +273,8 @@ export class WasmBackend {
     } finally {
       // Workers spin until the rows of A and B they need are counted. If a copy threw, they are
       // let through and waited for all the same, before the caller releases the memory they use.
+      // finish calls none of the caller's code, so nested products cannot start there.
+      this.jobInFlight = false;
       pool.setBRowsReady(k);
       pool.setRowsReady(m);
       pool.finish('gemmRowChunks', args, workers, generation, started, ownRows[0] / m);
@@ -321,6 +330,7 @@ export class WasmBackend {
     const args = [own, ...workerParts].map((part, t) => this.partArgs(part, t, k, g.aPlace, g.bPlace, g.cAddress, g.ldc, addToC, t === 0 ? 0 : rowsReady));
     const generation = workerParts.length > 0 ? pool.post('gemm', args, workers) : undefined;
     const started = now();
+    this.jobInFlight = generation !== undefined;
 
     try {
       // 3.
@@ -332,6 +342,7 @@ export class WasmBackend {
       if (cByParts) copyOutPart(own);
     } finally {
       // 5. As in runInRowChunks, workers waiting for rows of A are let through even if a copy threw.
+      this.jobInFlight = false;
       if (rowsReady !== 0) pool.setRowsReady(m);
       if (generation !== undefined) pool.finish('gemm', args, workers, generation, started);
     }
@@ -694,10 +705,10 @@ export class WasmBackend {
     return this.runtime.options.sharedMemory && workersSupported() ? new ThreadPool(this.runtime, this.options) : undefined;
   }
 
-  /** Returns up to `count` workers to offer parts to: none while the pool backs off. */
+  /** Returns up to `count` workers to offer parts to: none while the pool backs off or a job's copies run (jobInFlight). */
   private readyWorkers(count: number): number[] {
     this.startWorkers();
-    return this.pool!.backingOff ? [] : this.pool!.readyWorkers(count);
+    return this.pool!.backingOff || this.jobInFlight ? [] : this.pool!.readyWorkers(count);
   }
 }
 
