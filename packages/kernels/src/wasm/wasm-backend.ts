@@ -208,8 +208,10 @@ export class WasmBackend {
   }
 
   /**
-   * Moves the arena's top past the staging of the last STAGING_TURNS - 1 threaded calls, when a
-   * call stages at most ROTATED_STAGING_MAX_FLOATS floats (`floats`, about what it stages).
+   * Moves the arena's top by 1, 2, then 0 times `floats` on successive threaded calls that stage
+   * at most ROTATED_STAGING_MAX_FLOATS floats. `floats` estimates what a call stages, counting
+   * operands already in WebAssembly memory too. Calls of one size then stage at three offsets,
+   * while calls of different sizes may overlap.
    */
   private skipRecentStaging(floats: number): void {
     if (floats > ROTATED_STAGING_MAX_FLOATS) return;
