@@ -80,9 +80,9 @@ export function getThreads(): number {
 
 /**
  * Sets the number of threads of the 'wasm' backend, this one included; 1 runs everything on the
- * calling thread, and workers already started sleep until they are needed again. Products below about a million multiply-adds always run
- * on one thread. Without shared memory (a browser page that is not cross-origin isolated) the
- * backend runs on one thread whatever the setting.
+ * calling thread, and workers already started sleep until they are needed again. Products below
+ * 2^19 (about 500,000) multiply-adds always run on one thread. Without shared memory (a browser
+ * page that is not cross-origin isolated) the backend runs on one thread whatever the setting.
  *
  * setThreads(2) on a 2-core machine splits large products between both cores.
  */

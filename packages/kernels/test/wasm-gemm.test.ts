@@ -129,27 +129,30 @@ describeWithSimd('WebAssembly GEMM', () => {
     }
   });
 
-  test('one-column product matches a wider one', () => {
-    // Column 0 of A·[b, b'] is computed as a wide product would compute it, so A·b must match it.
+  test('narrow product matches a wide one', () => {
+    // A product with fewer than 16 columns is computed as its transpose, and a product with 16 or
+    // more as it is. The first n columns of A·[B, B'] must match A·B bit for bit all the same.
     const shape = fc.record({
       m: fc.integer({ min: 2, max: 300 }),
+      n: fc.integer({ min: 1, max: 15 }),
       k: fc.integer({ min: 1, max: 600 }),
       layout: fc.constantFrom<InputLayout>('contiguous', 'transposed', 'sliced'),
       accumulate: fc.boolean(),
       seed: fc.nat(1000),
     });
-    fc.assert(fc.property(shape, ({ m, k, layout, accumulate, seed }) => {
+    fc.assert(fc.property(shape, ({ m, n, k, layout, accumulate, seed }) => {
+      const wideColumns = n + 16;
       const a = inputView('float32', [m, k], pseudoRandom(m * k, seed), layout);
-      const wide = inputView('float32', [k, 2], pseudoRandom(2 * k, seed + 1), 'contiguous');
-      const column = ndarray(Float32Array.from({ length: k }, (_, p) => wide.get(p, 0)), [k, 1]);
-      const start = pseudoRandom(2 * m, seed + 2);
-      const cWide = ndarray(Float32Array.from(start), [m, 2]);
-      const cColumn = ndarray(Float32Array.from({ length: m }, (_, i) => start[2 * i]), [m, 1]);
+      const wide = inputView('float32', [k, wideColumns], pseudoRandom(wideColumns * k, seed + 1), 'contiguous');
+      const narrow = ndarray(Float32Array.from({ length: k * n }, (_, flat) => wide.get(Math.floor(flat / n), flat % n)), [k, n]);
+      const start = pseudoRandom(wideColumns * m, seed + 2);
+      const cWide = ndarray(Float32Array.from(start), [m, wideColumns]);
+      const cNarrow = ndarray(Float32Array.from({ length: m * n }, (_, flat) => start[Math.floor(flat / n) * wideColumns + (flat % n)]), [m, n]);
 
-      backend.gemm(m, 2, k, asMatrix(a), asMatrix(wide), asMatrix(cWide), accumulate);
-      backend.gemm(m, 1, k, asMatrix(a), asMatrix(column), asMatrix(cColumn), accumulate);
+      backend.gemm(m, wideColumns, k, asMatrix(a), asMatrix(wide), asMatrix(cWide), accumulate);
+      backend.gemm(m, n, k, asMatrix(a), asMatrix(narrow), asMatrix(cNarrow), accumulate);
 
-      expect(Array.from(cColumn.data)).toEqual(Array.from({ length: m }, (_, i) => cWide.get(i, 0)));
+      expect(Array.from(cNarrow.data)).toEqual(Array.from({ length: m * n }, (_, flat) => cWide.get(Math.floor(flat / n), flat % n)));
     }), { numRuns: 60 });
   });
 
@@ -246,8 +249,8 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
   });
 
   test('gives the same bits on 1, 2 and 3 threads', () => {
-    // Wide, tall and square products, each large enough to be split.
-    const shapes: Array<[number, number, number]> = [[40, 1500, 70], [1500, 30, 60], [200, 200, 300]];
+    // Wide, tall, square and narrow (computed as its transpose) products, each large enough to be split.
+    const shapes: Array<[number, number, number]> = [[40, 1500, 70], [1500, 30, 60], [200, 200, 300], [3000, 5, 200]];
     for (const [m, n, k] of shapes) {
       const a = inputView('float32', [m, k], pseudoRandom(m * k, m), 'contiguous');
       const b = inputView('float32', [k, n], pseudoRandom(k * n, n), 'transposed');

@@ -166,13 +166,23 @@ export class WasmBackend {
 
   /** Computes C = A·B, or C += A·B, for float32 operands with k >= 1. See `gemm` in ../gemm.ts. */
   gemm(m: number, n: number, k: number, a: Matrix, b: Matrix, c: Matrix, accumulate: boolean): void {
+    // A product narrower than a tile fills n of the micro-kernel's NR columns, so compute its
+    // transpose instead, Cᵀ = Bᵀ·Aᵀ, whose m columns fill them. Each element is the same sum in
+    // the same order, so the bits are those of the product itself. That holds when Cᵀ is
+    // computed in place exactly when C would be, because one in place adds to its old values in
+    // another order.
+    if (n < NR && m > n && this.computedInPlace(c) === this.computedInPlace(transposed(c))) {
+      this.gemm(n, m, k, transposed(b), transposed(a), transposed(c), accumulate);
+      return;
+    }
+
     // withArena's steps, written out: small products are called often enough that a closure
     // per call shows in profiles.
     const top = this.runtime.mark();
     try {
       // Whether C is in WebAssembly memory is decided before the operands' copies may grow it:
       // a C computed in place adds to its old values in another order than a staged one.
-      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
+      const cResident = this.computedInPlace(c);
       const tall = m >= n;
       const pitch = roundUpToPanels(n);
       const candidates = this.workersFor(m * n * k);
@@ -205,6 +215,11 @@ export class WasmBackend {
     } finally {
       this.runtime.release(top);
     }
+  }
+
+  /** Tells whether gemm computes C where it is, in WebAssembly memory, rather than in a staged copy. */
+  private computedInPlace(c: Matrix): boolean {
+    return this.runtime.owns(c.data) && c.colStride === 1;
   }
 
   /**
@@ -373,7 +388,7 @@ export class WasmBackend {
   gemmBatch(count: number, m: number, n: number, k: number, a: Matrix, aStep: number, b: Matrix, bStep: number, c: Matrix, cStep: number): void {
     const top = this.runtime.mark();
     try {
-      const cResident = this.runtime.owns(c.data) && c.colStride === 1;
+      const cResident = this.computedInPlace(c);
       const aPlace = this.place(a, m, k, count, aStep);
       const bPlace = this.place(b, k, n, count, bStep);
       const cAddress = cResident ? c.data.byteOffset + c.offset * F : this.runtime.allocate(count * m * n);
@@ -672,14 +687,6 @@ export class WasmBackend {
   private runOnThisThread(m: number, n: number, k: number, a: Placement, b: Placement, c: number, ldc: number, accumulate: boolean): void {
     const workspace = this.runtime.workspace(0);
     const add = accumulate ? 1 : 0;
-
-    // A product with one column fills 1 of the micro-kernel's 16 columns, so compute its
-    // transpose instead, Cᵀ = Bᵀ·Aᵀ, a row whose m columns fill them. Each element is the same
-    // sum in the same order, so the bits are those of the product itself.
-    if (n === 1 && m > 1 && ldc === F) {
-      this.runtime.exports.gemm(1, m, k, b.address, b.colStride, b.rowStride, a.address, a.colStride, a.rowStride, c, m * F, add, workspace, 0, 0);
-      return;
-    }
     this.runtime.exports.gemm(m, n, k, a.address, a.rowStride, a.colStride, b.address, b.rowStride, b.colStride, c, ldc, add, workspace, 0, 0);
   }
 
@@ -831,6 +838,12 @@ function copyRange(placement: Placement, matrix: Matrix, rows: number, cols: num
       floats.set(data.subarray(s, end), s + shift);
       return;
     }
+    if (range.axis === 'cols' && rowStride === 1 && colStride >= rows) {
+      // The same for contiguous columns in order, such as a slice of a transposed row-major B.
+      const [s, end] = [offset + firstCol * colStride, offset + (colEnd - 1) * colStride + rows];
+      floats.set(data.subarray(s, end), s + shift);
+      return;
+    }
     if (rowStride === 1 && colStride !== 1) {
       for (let p = firstCol; p < colEnd; p++) {
         const s = offset + firstRow + p * colStride;
@@ -872,6 +885,11 @@ function copyOutRows(floats: Float32Array, g: ThreadedGemm, n: number, first: nu
   if (count === 0) return;
   const cRows = { ...g.c, offset: g.c.offset + first * g.c.rowStride };
   copyOutBlock(floats, g.cAddress / F + first * n, n, cRows, count, n, g.accumulate);
+}
+
+/** Returns the transpose of a strided matrix, as a view of the same elements. */
+function transposed(matrix: Matrix): Matrix {
+  return { data: matrix.data, offset: matrix.offset, rowStride: matrix.colStride, colStride: matrix.rowStride };
 }
 
 /** Copies (or adds) the row-major m×n block at `floats[start]` into the strided matrix C. */
