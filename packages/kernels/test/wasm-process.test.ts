@@ -141,6 +141,8 @@ kernels.backendReady().then((threads) => {
   test('setThreads rejects a count that is not an integer in range', () => {
     expect(() => setThreads(0)).toThrow('setThreads: count must be an integer from 1 to 32, got 0');
     expect(() => setThreads(1.5)).toThrow('got 1.5');
+    expect(() => setThreads(NaN)).toThrow('got NaN');
+    expect(() => setThreads(Infinity)).toThrow('got Infinity');
     // A string is shown in quotes, so that a count read from text is distinguished from a number.
     expect(() => setThreads('2' as unknown as number)).toThrow('got "2"');
   });
