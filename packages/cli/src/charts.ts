@@ -65,16 +65,18 @@ export function confusionChart(title: string, matrix: number[][], classNames: re
 }
 
 /**
- * Returns the mean of each 50 consecutive values, as [count so far, mean] points, at most about
- * 1,000 of them, for plotting a long and noisy series such as per-step losses.
+ * Returns the mean of the last 50 values (fewer at the start) at about 1,000 evenly spaced
+ * counts and at the last one, as [count so far, mean] points, for plotting a long and noisy
+ * series such as per-step losses.
  */
 export function windowMeans(values: number[]): Array<[number, number]> {
   const window = 50;
-  const stride = Math.max(window, Math.ceil(values.length / 1000));
+  const stride = Math.max(1, Math.ceil(values.length / 1000));
   const points: Array<[number, number]> = [];
-  for (let end = Math.min(window, values.length); end <= values.length; end += stride) {
-    const slice = values.slice(end - window < 0 ? 0 : end - window, end);
-    points.push([end, slice.reduce((total, v) => total + v, 0) / slice.length]);
+  for (let end = stride; end < values.length + stride; end += stride) {
+    const last = Math.min(end, values.length);
+    const slice = values.slice(Math.max(0, last - window), last);
+    points.push([last, slice.reduce((total, v) => total + v, 0) / slice.length]);
   }
   return points;
 }

@@ -1,5 +1,5 @@
 /** Checks of the files a command writes after training, made before the training starts. */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -28,6 +28,12 @@ function makeFolder(option: string, path: string, folder: string): void {
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new Error(`${option} ${path}: cannot create the folder ${folder} (${reason}); choose another path`);
+  }
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new Error(`${option} ${path}: cannot write into the folder ${folder} (${reason}); choose another path or change its permissions`);
   }
 }
 

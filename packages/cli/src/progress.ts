@@ -32,6 +32,11 @@ export function startEpochProgress(label: string, total: number, unit: string): 
     // A log gets one plain line every 10 seconds and one at the end.
     let lastLine = started;
     let latest = 0;
+    let printed = -1;
+    const print = (done: number) => {
+      process.stderr.write(describe(done) + '\n');
+      printed = done;
+    };
     return {
       update(done, loss) {
         latest = done;
@@ -39,10 +44,11 @@ export function startEpochProgress(label: string, total: number, unit: string): 
         const now = performance.now();
         if (now - lastLine < 10_000) return;
         lastLine = now;
-        process.stderr.write(describe(done) + '\n');
+        print(done);
       },
       stop() {
-        process.stderr.write(describe(latest) + '\n');
+        // The last update may have printed the final line already.
+        if (printed !== latest) print(latest);
       },
     };
   }

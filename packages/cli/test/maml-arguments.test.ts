@@ -26,6 +26,7 @@ describe('metagrad maml arguments', () => {
     [['maml', 'sinusoid', '--meta-batch', 'many'], "option '--meta-batch <n>' argument 'many' is invalid"],
     [['maml', 'sinusoid', '--iterations', '2.5'], "option '--iterations <n>' argument '2.5' is invalid"],
     [['maml', 'sinusoid', '--eval-shots', '5,x'], "option '--eval-shots <list>' argument '5,x' is invalid"],
+    [['maml', 'fewshot', '--eval-steps', '5,1,1'], 'Expected each number larger than the one before it, such as 5,10,20; got 5,1,1.'],
     [['maml', 'fewshot', '--ways', '1'], "option '--ways <n>' argument '1' is invalid. Expected a whole number of at least 2."],
     [['maml', 'sinusoid', '--eval-tasks', '1'], "option '--eval-tasks <n>' argument '1' is invalid. Expected a whole number of at least 2."],
     [['maml', 'regression'], "unknown command 'regression'"],
@@ -74,5 +75,16 @@ describe('metagrad maml arguments', () => {
 
   test('fewshot rejects more ways than classes', async () => {
     await expect(parse(['maml', 'fewshot', '--ways', '11', '--no-progress'])).rejects.toThrow('--ways 11 is more than the 10 meta-test classes');
+  });
+
+  test('fewshot rejects more images than classes hold', async () => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await expect(parse(['maml', 'fewshot', '--queries', '6000', '--no-progress'])).rejects.toThrow(
+        '--shots 1 and --queries 6000 need 6001 images of each class, but the smallest class of mnist-train has 5421; lower --queries to 5420 or less',
+      );
+    } finally {
+      log.mockRestore();
+    }
   });
 });

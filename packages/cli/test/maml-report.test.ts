@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { windowMeans } from '../src/charts';
 import { parse } from './command-line';
 
 let workDir: string;
@@ -38,5 +39,23 @@ describe('maml fewshot --report', () => {
     expect(summary.accuracy[0].count).toBe(4);
     expect(summary.classes.metaTest).toHaveLength(10);
     expect(Number.isFinite(summary.finalMetaLoss)).toBe(true);
+  });
+});
+
+describe('loss chart points', () => {
+  test('short series keeps every step', () => {
+    const points = windowMeans([4, 2, 6]);
+
+    expect(points).toEqual([[1, 4], [2, 3], [3, 4]]);
+  });
+
+  test('long series ends at its last step', () => {
+    const values = Array.from({ length: 2_500 }, (_, i) => i);
+    const points = windowMeans(values);
+
+    expect(points.length).toBeLessThanOrEqual(1_001);
+    expect(points[points.length - 1]).toEqual([2_500, 2_474.5]);
+    // Each point is the mean of the 50 values before it.
+    expect(points[100]).toEqual([303, 277.5]);
   });
 });

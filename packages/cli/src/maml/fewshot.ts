@@ -49,6 +49,13 @@ export function runFewShot(config: FewShotConfig, log: (line: string) => void): 
   if (config.ways > smallest) {
     throw new Error(`--ways ${config.ways} is more than the ${metaTest.length} meta-test classes (and ${metaTrain.length} meta-training classes) of ${dataset.name}; use --ways ${smallest} or fewer`);
   }
+  const fewest = Math.min(...[...metaTrain, ...metaTest].map((c) => c.indices.length));
+  if (config.shots + config.queries > fewest) {
+    throw new Error(
+      `--shots ${config.shots} and --queries ${config.queries} need ${config.shots + config.queries} images of each class, but the smallest class of ${dataset.name} has ${fewest}; ` +
+        `lower --queries to ${Math.max(1, fewest - config.shots)} or less`,
+    );
+  }
   const itemName = config.dataset === 'mnist' ? 'digit' : 'class';
   log(`${dataset.name}: ${metaTrain.length} meta-training classes, ${metaTest.length} meta-test classes (each ${itemName} at 0, 90, 180 and 270 degrees)`);
 

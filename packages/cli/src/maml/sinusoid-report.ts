@@ -24,7 +24,7 @@ export async function writeSinusoidReport(dir: string, config: SinusoidConfig, r
   for (const [shots, batch] of result.heldOut) {
     write(`curves-k${shots}.svg`, await renderSvg(curvesChart(config, result, batch, shots)));
   }
-  const points = windowMeans(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of 50 steps)' }));
+  const points = windowMeans(result.metaLosses).map(([x, y]) => ({ x, y, series: 'meta-batch query loss (mean of the last 50 steps)' }));
   write('loss.svg', await renderSvg(lineChart({ title: 'Meta-training loss', xTitle: 'meta-step', yTitle: 'query MSE after adaptation', points })));
   write('summary.json', JSON.stringify(summary, null, 2) + '\n');
   return paths;
