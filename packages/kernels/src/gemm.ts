@@ -19,6 +19,7 @@
  * which `gemm` hands float32 products when that backend is selected.
  */
 import { wasmBackendFor } from './backend';
+import type { Matrix } from './matrix';
 import type { FloatArray } from './view';
 
 // Loops read Math through this module binding, not the global: under Jest's vm sandbox every
@@ -37,13 +38,7 @@ const NC = 1024;
 /** Below this many multiply-adds, packing costs more than it saves. */
 const SMALL_PRODUCT = 48 * 48 * 48;
 
-/** A 2-D strided operand: data with offset, row stride and column stride. */
-export interface Matrix {
-  data: FloatArray;
-  offset: number;
-  rowStride: number;
-  colStride: number;
-}
+export type { Matrix };
 
 // Packing buffers, reused across calls and grown on demand.
 let packedA = new Float64Array(MC * KC);

@@ -15,7 +15,8 @@
  * below remain the reference that the tests compare it with.
  */
 import { wasmBackendFor } from './backend';
-import { type Matrix, gemm } from './gemm';
+import { gemm } from './gemm';
+import { type Matrix, transposed } from './matrix';
 import { copy } from './unary';
 import { type Dtype, type FloatArray, type StridedView, allocateData, dtypeOf, viewOf } from './view';
 import type { WasmBackend } from './wasm/wasm-backend';
@@ -174,7 +175,7 @@ function forwardWithLoops(layout: LstmSequenceLayout, inputGates: StridedView, w
   const entering = allocateData(dtype, steps * rows * size);
   const recurrent = allocateData(dtype, rows * gateWidth);
   const recurrentMatrix = { data: recurrent, offset: 0, rowStride: gateWidth, colStride: 1 };
-  const weightT = { data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride };
+  const weightT = transposed(weight);
   const [stepStride, rowStride, colStride] = inputGates.stride;
 
   // h and c address the state before the current step: the initial states, then rows of `states`.
@@ -213,7 +214,7 @@ function forwardInWasm(wasm: WasmBackend, layout: LstmSequenceLayout, inputGates
   const gateWidth = 4 * size;
   const stateWidth = 2 * size;
   // W_hhᵀ [H, 4H] is packed once into the panels that each step's product reads.
-  const weightT = wasm.packOperand({ data: weight.data, offset: weight.offset, rowStride: weight.colStride, colStride: weight.rowStride }, size, gateWidth);
+  const weightT = wasm.packOperand(transposed(weight), size, gateWidth);
   const [z, states, gates, initial, biasCopy] = wasm.scratch([steps * rows * gateWidth, steps * rows * stateWidth, steps * rows * 5 * size, rows * stateWidth, gateWidth]);
   copy(inputGates, viewOf(z, [steps, rows, gateWidth]));
   if (bias === null) biasCopy.fill(0);

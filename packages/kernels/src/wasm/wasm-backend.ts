@@ -14,7 +14,7 @@
  */
 import type { BroadcastBlocks } from '../broadcast-blocks';
 import type { ConvGeometry } from '../conv-geometry';
-import type { Matrix } from '../gemm';
+import { type Matrix, transposed } from '../matrix';
 import { BYTES_PER_FLOAT, KC, MR, NR, workspaceLayout } from './blocking';
 import { now } from './host';
 import { type WasmRuntime } from './runtime';
@@ -885,11 +885,6 @@ function copyOutRows(floats: Float32Array, g: ThreadedGemm, n: number, first: nu
   if (count === 0) return;
   const cRows = { ...g.c, offset: g.c.offset + first * g.c.rowStride };
   copyOutBlock(floats, g.cAddress / F + first * n, n, cRows, count, n, g.accumulate);
-}
-
-/** Returns the transpose of a strided matrix, as a view of the same elements. */
-function transposed(matrix: Matrix): Matrix {
-  return { data: matrix.data, offset: matrix.offset, rowStride: matrix.colStride, colStride: matrix.rowStride };
 }
 
 /** Copies (or adds) the row-major m×n block at `floats[start]` into the strided matrix C. */
