@@ -299,57 +299,62 @@ describeWithSimd('WebAssembly GEMM on worker threads', () => {
     expect(backend.workerFailures).toEqual([]);
   });
 
+  /**
+   * Sets up a 70×50×300 gemmRowChunks job in scratch memory, inside withArena, with its counters
+   * as a caller sets them: every row of A and B in place, nothing claimed. The calling thread
+   * runs it alone, although the job's threads argument is 3.
+   */
+  function rowChunksJob(seed: number) {
+    const [m, n, k] = [70, 50, 300];
+    const [a, b, packed, byChunks, byGemm, words, marks] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 5, m]);
+    a.set(pseudoRandom(m * k, seed));
+    b.set(pseudoRandom(k * n, seed + 1));
+    const address = (view: Float32Array) => view.byteOffset;
+    // Rows of A ready, units of B claimed and packed, rows of C claimed, rows of B ready.
+    const counters = new Int32Array(words.buffer, words.byteOffset, 5);
+    counters.set([m, 0, 0, 0, k]);
+    const done = new Int32Array(marks.buffer, marks.byteOffset, m).fill(0);
+    const { exports } = backend.runtime;
+    return {
+      m, k, counters, done, byChunks, byGemm,
+      runChunks: (doneRows: number, chunkLimit: number) => exports.gemmRowChunks(
+        m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
+        address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3, doneRows, chunkLimit,
+      ),
+      runGemm: () => exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0),
+    };
+  }
+
   test('row chunks finish without absent workers', () => {
     // A thread that never starts leaves its share of the rows to the others. Here the calling
-    // thread computes the whole job by itself, although its threads argument is 3.
-    const [m, n, k] = [70, 50, 300];
+    // thread computes the whole job by itself.
     backend.withArena(() => {
-      const [a, b, packed, byChunks, byGemm, words] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 5]);
-      a.set(pseudoRandom(m * k, 5));
-      b.set(pseudoRandom(k * n, 6));
-      const address = (view: Float32Array) => view.byteOffset;
-      // Rows of A ready, units of B claimed and packed, rows of C claimed, rows of B ready.
-      const counters = new Int32Array(words.buffer, words.byteOffset, 5);
-      counters.set([m, 0, 0, 0, k]);
-      backend.runtime.exports.gemmRowChunks(
-        m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
-        address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3, 0, 0,
-      );
-      backend.runtime.exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0);
-      expect(Array.from(byChunks)).toEqual(Array.from(byGemm));
+      const job = rowChunksJob(5);
+      job.runChunks(0, 0);
+      job.runGemm();
+      expect(Array.from(job.byChunks)).toEqual(Array.from(job.byGemm));
       // The 4 panels of B in 5 units of rows each were claimed, then one more claim found none left.
-      expect(Array.from(counters)).toEqual([m, 21, 20, m, k]);
+      expect(Array.from(job.counters)).toEqual([job.m, 21, 20, job.m, job.k]);
     });
   });
 
   test('row chunks one at a time mark the rows they computed', () => {
     // The calling thread of a job copies C out between chunks: it computes one chunk per call,
     // and once a chunk is done, the word of its first row contains its row count.
-    const [m, n, k] = [70, 50, 300];
     backend.withArena(() => {
-      const [a, b, packed, byChunks, byGemm, words, marks] = backend.scratch([m * k, k * n, k * 64, m * n, m * n, 5, m]);
-      a.set(pseudoRandom(m * k, 7));
-      b.set(pseudoRandom(k * n, 8));
-      const address = (view: Float32Array) => view.byteOffset;
-      const counters = new Int32Array(words.buffer, words.byteOffset, 5);
-      const done = new Int32Array(marks.buffer, marks.byteOffset, m);
-      counters.set([m, 0, 0, 0, k]);
-      done.fill(0);
+      const job = rowChunksJob(7);
       const claimedAfterEachCall: number[] = [];
-      while (counters[3] < m) {
-        backend.runtime.exports.gemmRowChunks(
-          m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(packed), 64,
-          address(byChunks), 4 * n, 0, backend.runtime.workspace(0), counters.byteOffset, 3, done.byteOffset, 1,
-        );
-        claimedAfterEachCall.push(counters[3]);
+      while (job.counters[3] < job.m) {
+        job.runChunks(job.done.byteOffset, 1);
+        claimedAfterEachCall.push(job.counters[3]);
       }
-      backend.runtime.exports.gemm(m, n, k, address(a), 4 * k, 4, address(b), 4 * n, 4, address(byGemm), 4 * n, 0, backend.runtime.workspace(0), 0, 0);
-      expect(Array.from(byChunks)).toEqual(Array.from(byGemm));
+      job.runGemm();
+      expect(Array.from(job.byChunks)).toEqual(Array.from(job.byGemm));
 
       // Chunks of 1 / (2 × 3) of the rows left, rounded up to whole tiles, at least MIN_CHUNK_ROWS.
       expect(claimedAfterEachCall).toEqual([12, 22, 30, 38, 44, 50, 54, 58, 62, 66, 70]);
       const chunkStarts = [0, ...claimedAfterEachCall.slice(0, -1)];
-      expect(Array.from(done).flatMap((rows, row) => (rows > 0 ? [[row, rows]] : []))).toEqual(chunkStarts.map((row, i) => [row, claimedAfterEachCall[i] - row]));
+      expect(Array.from(job.done).flatMap((rows, row) => (rows > 0 ? [[row, rows]] : []))).toEqual(chunkStarts.map((row, i) => [row, claimedAfterEachCall[i] - row]));
     });
   });
 
