@@ -90,8 +90,8 @@ export function setThreads(count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > MAX_THREADS) {
     // JSON shows a string as one: setThreads('2') reports "2", not a bare 2 that looks valid.
     // Numbers are printed as they are, since JSON writes NaN and Infinity as null.
-    const given = typeof count === 'number' ? String(count) : (JSON.stringify(count) ?? String(count));
-    throw new RangeError(`setThreads: count must be an integer from 1 to ${MAX_THREADS}, got ${given}`);
+    const countText = typeof count === 'number' ? String(count) : (JSON.stringify(count) ?? String(count));
+    throw new RangeError(`setThreads: count must be an integer from 1 to ${MAX_THREADS}, got ${countText}`);
   }
   threadCount = count;
   if (wasm !== undefined) wasm.threads = count;

@@ -50,7 +50,7 @@ export const controlLayout = {
 };
 
 /** Words of the shared counters from controlLayout.counters (rowChunkCounters in gemm-kernels.ts). */
-const COUNTER_WORDS = 5;
+const COUNTER_WORDS = Object.keys(rowChunkCounters).length;
 
 /** Kernels that threads can run a part of. */
 export type JobFunction = 'gemm' | 'gemmPackedB' | 'gemmRowChunks' | 'im2col' | 'col2im';
@@ -189,7 +189,7 @@ export class ThreadPool {
     return first * Int32Array.BYTES_PER_ELEMENT;
   }
 
-  /** Rows of C that the threads of a gemmRowChunks job have claimed so far. */
+  /** Returns the rows of C that the threads of a gemmRowChunks job have claimed so far. */
   rowsClaimed(): number {
     return Atomics.load(this.control, this.counter('rowsClaimed'));
   }

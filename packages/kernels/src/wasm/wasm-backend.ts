@@ -875,7 +875,11 @@ function copyRange(placement: Placement, matrix: Matrix, rows: number, cols: num
  */
 function copyOutDoneRows(floats: Float32Array, g: ThreadedGemm, n: number, done: Int32Array, first: number): number {
   let row = first;
-  while (row < done.length && Atomics.load(done, row) > 0) row += Atomics.load(done, row);
+  while (row < done.length) {
+    const rows = Atomics.load(done, row);
+    if (rows === 0) break;
+    row += rows;
+  }
   copyOutRows(floats, g, n, first, row - first);
   return row;
 }
